@@ -1,0 +1,258 @@
+"""The one runner behind every exercise check.
+
+A check is data — seeded cases, a reference implementation, a catalog of known mistakes, a few
+correct variants — plus this module's runner. The runner is split in two so that a grader can run
+the learner's code in another process and judge it here:
+
+    outcomes = run_cases(spec, impl, seed)     # only calls the learner's code (may run sandboxed)
+    result = judge(spec, outcomes, seed)       # compares with the reference and the catalog
+
+Diagnosis follows ARENA's trick, made systematic: when the learner's outputs differ from the
+reference, compute each catalogued mistake's outputs on the same cases; if the learner's match one,
+its hint names the bug. Otherwise describe the first difference precisely (type, shape, dtype,
+which positions, by how much).
+
+Taught in: solutions/00_welcome.ipynb
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+PUBLIC_SEED = 0  # the cases a learner sees; a grader may draw fresh ones with other seeds
+
+
+class CheckFailed(AssertionError):
+    """A check found a mistake. The message names it; `.mistake` is the catalog name, if one matched."""
+
+    def __init__(self, message: str, *, exercise: str = "", mistake: str | None = None):
+        super().__init__(message)
+        self.exercise = exercise
+        self.mistake = mistake
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input to try: positional args, keyword args and a name shown in messages."""
+
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A small wrong implementation that learners really write, and the hint that names it."""
+
+    name: str
+    impl: Callable
+    hint: str
+
+
+def call_function(impl: Callable, case: Case) -> Any:
+    """How most exercises are run: call the function on the case's arguments."""
+    return impl(*case.args, **case.kwargs)
+
+
+@dataclass
+class CheckSpec:
+    """Everything a check needs, as data. Topic modules build one per exercise."""
+
+    exercise: str
+    reference: Callable
+    make_cases: Callable[[int], list[Case]]  # seed -> cases; PUBLIC_SEED gives the lesson's cases
+    mistakes: list[Mistake]
+    variants: list[Callable]  # correct implementations written differently; all must pass
+    hints: list[str]  # progressive: a nudge, then the shapes, then the key line
+    invoke: Callable[[Callable, Case], Any] = call_function
+    atol: float = 1e-5
+    rtol: float = 1e-4
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call returned, or the exception it raised (as text: it may cross a process)."""
+
+    value: Any = None
+    error_type: str | None = None
+    error_message: str = ""
+    mutated_input: bool = False
+
+    @property
+    def raised(self) -> bool:
+        return self.error_type is not None
+
+
+@dataclass(frozen=True)
+class Result:
+    exercise: str
+    status: str  # "passed" | "failed" | "skipped"
+    message: str
+    mistake: str | None = None
+    num_cases: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def run_cases(spec: CheckSpec, impl: Callable, seed: int = PUBLIC_SEED) -> list[Outcome]:
+    """Call `impl` on every case. Never raises for the implementation's own errors."""
+    outcomes = []
+    for case in spec.make_cases(seed):
+        outcomes.append(_run_one(spec, impl, case))
+    return outcomes
+
+
+def _run_one(spec: CheckSpec, impl: Callable, case: Case) -> Outcome:
+    # Each call gets its own copy, so an in-place edit cannot leak into the next case or the reference.
+    fresh = copy.deepcopy(case)
+    try:
+        with torch.no_grad():
+            value = spec.invoke(impl, fresh)
+    except Exception as error:  # the learner's code may raise anything; report it, don't crash
+        return Outcome(error_type=type(error).__name__, error_message=str(error).splitlines()[0] if str(error) else "")
+    mutated = _differs(case.args, fresh.args) or _differs(case.kwargs, fresh.kwargs)
+    return Outcome(value=value, mutated_input=mutated)
+
+
+def _differs(original: Any, after: Any) -> bool:
+    return not same(original, after, atol=0.0, rtol=0.0)
+
+
+# --- comparing -----------------------------------------------------------------------------------
+
+
+def same(expected: Any, actual: Any, atol: float, rtol: float) -> bool:
+    """Equal within tolerance, recursively; NaN equals NaN (a catalog mistake may produce NaN)."""
+    return describe_difference(expected, actual, atol, rtol) is None
+
+
+def describe_difference(expected: Any, actual: Any, atol: float = 1e-5, rtol: float = 1e-4, where: str = "the output") -> str | None:
+    """None if equal within tolerance, else one precise sentence about the first difference."""
+    if isinstance(expected, torch.Tensor):
+        return _describe_tensor_difference(expected, actual, atol, rtol, where)
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(actual, (tuple, list)):
+            return f"{where} should be a {type(expected).__name__} of {len(expected)} items; got {_type_name(actual)}"
+        if len(actual) != len(expected):
+            return f"{where} should have {len(expected)} items; yours has {len(actual)}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            problem = describe_difference(e, a, atol, rtol, f"item {i} of {where}")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{where} should be a dict; got {_type_name(actual)}"
+        if set(expected) != set(actual):
+            missing, extra = set(expected) - set(actual), set(actual) - set(expected)
+            return f"{where} has the wrong keys: missing {sorted(missing, key=repr)[:5]}, unexpected {sorted(extra, key=repr)[:5]}"
+        for key in expected:
+            problem = describe_difference(expected[key], actual[key], atol, rtol, f"{where}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        return None if actual == expected and type(actual) is type(expected) else f"{where} should be {expected!r}; got {actual!r}"
+    if isinstance(expected, (int, float)):
+        if isinstance(actual, torch.Tensor) and actual.numel() == 1:
+            actual = actual.item()
+        if not isinstance(actual, (int, float)) or isinstance(actual, bool):
+            return f"{where} should be a number ({expected!r}); got {_type_name(actual)}"
+        if isinstance(expected, int) and not isinstance(expected, bool) and isinstance(actual, int):
+            return None if actual == expected else f"{where} should be {expected}; got {actual} (off by {actual - expected:+d})"
+        if math.isnan(expected) and math.isnan(actual):
+            return None
+        if math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol):
+            return None
+        return f"{where} should be {expected:.6g}; got {actual:.6g}"
+    return None if actual == expected else f"{where} should be {expected!r}; got {actual!r}"
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r}"[:120] if value is not None else "None (did you forget to return?)"
+
+
+def _describe_tensor_difference(expected: torch.Tensor, actual: Any, atol: float, rtol: float, where: str) -> str | None:
+    if not isinstance(actual, torch.Tensor):
+        return f"{where} should be a torch.Tensor of shape {tuple(expected.shape)}; got {_type_name(actual)}"
+    if actual.shape != expected.shape:
+        return f"{where} should have shape {tuple(expected.shape)}; yours has shape {tuple(actual.shape)}"
+    if actual.dtype != expected.dtype:
+        return f"{where} should have dtype {expected.dtype}; yours has dtype {actual.dtype}"
+    if expected.dtype == torch.bool or not expected.is_floating_point():
+        wrong = actual.cpu() != expected.cpu()
+    else:
+        e, a = expected.detach().cpu().double(), actual.detach().cpu().double()
+        close = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+        wrong = ~close
+    if not wrong.any():
+        return None
+    count, total = int(wrong.sum()), wrong.numel()
+    index = tuple(int(i) for i in wrong.nonzero()[0])
+    e_val, a_val = expected[index].item(), actual[index].item()
+    sentence = f"{count} of {total} values of {where} differ; the first at index {index}: expected {e_val:.6g}, got {a_val:.6g}"
+    if expected.is_floating_point():
+        if torch.isnan(actual).any() and not torch.isnan(expected).any():
+            sentence += f" — yours contains NaN ({int(torch.isnan(actual).sum())} values): an overflow or a 0/0?"
+        elif torch.isfinite(a).all():
+            sentence += f" (largest difference {float((a - e).abs().max()):.3g})"
+    return sentence
+
+
+def outcomes_match(expected: Outcome, actual: Outcome, atol: float, rtol: float) -> bool:
+    if expected.raised or actual.raised:
+        return expected.raised and actual.raised and expected.error_type == actual.error_type
+    return same(expected.value, actual.value, atol, rtol)
+
+
+# --- judging -------------------------------------------------------------------------------------
+
+
+def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> Result:
+    """Verdict on a learner's outcomes. Runs only trusted code: the reference and the catalog."""
+    cases = spec.make_cases(seed)
+    name = spec.exercise
+    if len(outcomes) != len(cases):
+        return Result(name, "failed", f"{name}: expected results for {len(cases)} cases, got {len(outcomes)}")
+    if any(o.error_type == "NotImplementedError" for o in outcomes):
+        return Result(name, "skipped", f"{name}: not implemented yet", num_cases=len(cases))
+
+    expected = [_run_one(spec, spec.reference, case) for case in cases]
+    matches = [outcomes_match(e, a, spec.atol, spec.rtol) for e, a in zip(expected, outcomes)]
+    mutated = next((c for c, o in zip(cases, outcomes) if o.mutated_input), None)
+    if all(matches) and mutated is None:
+        return Result(name, "passed", f"{name}: all {len(cases)} cases match", num_cases=len(cases))
+
+    for mistake in spec.mistakes:
+        theirs = [_run_one(spec, mistake.impl, case) for case in cases]
+        if all(outcomes_match(t, a, spec.atol, spec.rtol) for t, a in zip(theirs, outcomes)):
+            return Result(name, "failed", f"{name}: {mistake.hint}", mistake=mistake.name, num_cases=len(cases))
+
+    if all(matches) and mutated is not None:
+        return Result(name, "failed", f"{name}: your function changed its input in place on case '{mutated.name}' "
+                      "(e.g. `x -= ...`); compute a new tensor instead", mistake="mutates-input", num_cases=len(cases))
+
+    first = matches.index(False)
+    case, want, got = cases[first], expected[first], outcomes[first]
+    if got.raised:
+        detail = f"raised {got.error_type}: {got.error_message}" if got.error_message else f"raised {got.error_type}"
+    else:
+        detail = describe_difference(want.value, got.value, spec.atol, spec.rtol) or "differs from the reference"
+    return Result(name, "failed", f"{name}: on case '{case.name}', {detail}", num_cases=len(cases))
+
+
+def evaluate(spec: CheckSpec, impl: Callable, seed: int = PUBLIC_SEED) -> Result:
+    """Run and judge in this process: what a check does inside a notebook."""
+    return judge(spec, run_cases(spec, impl, seed), seed)

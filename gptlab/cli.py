@@ -1,0 +1,124 @@
+"""The `gptlab` command: course, reset, lessons, env."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def cmd_lessons(args) -> int:
+    from gptlab.authoring import NotebookError, build_all, out_of_date, write_all
+
+    solutions, lessons = Path(args.solutions), Path(args.lessons)
+    try:
+        built = build_all(solutions, lessons)
+    except NotebookError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print(f"lessons/ was left untouched. Fix the solution notebook, then run `gptlab lessons`.", file=sys.stderr)
+        return 2
+    if args.check:
+        stale = out_of_date(built, lessons)
+        if stale:
+            for line in stale:
+                print(f"out of date: {line}", file=sys.stderr)
+            print("Fix: run `gptlab lessons` to regenerate lessons/ from solutions/ (never edit lessons/ by hand).", file=sys.stderr)
+            return 1
+        print(f"lessons/ is up to date with solutions/ ({len(built)} notebooks).")
+        return 0
+    changed = write_all(built, lessons)
+    for path in changed:
+        print(f"wrote {path}" if path.exists() else f"removed {path}")
+    print(f"lessons/ is up to date ({len(built)} notebooks, {len(changed)} changed).")
+    return 0
+
+
+def cmd_course(args, extra: list[str]) -> int:
+    from gptlab.course import default_dirs, jupyter_command, sync_working_copy
+
+    lessons, work = default_dirs()
+    work = Path(args.dir) if args.dir else work
+    copied = sync_working_copy(lessons, work)
+    print(f"Your working copy is {work} ({len(copied)} new lesson(s) copied; your edits there are never overwritten).")
+    command = jupyter_command(work, extra)
+    sys.stdout.flush()
+    os.execv(command[0], command)  # hand the terminal to JupyterLab (Ctrl-C stops it)
+
+
+def cmd_reset(args) -> int:
+    from gptlab.course import default_dirs, find_lesson, reset_lesson
+
+    lessons, work = default_dirs()
+    work = Path(args.dir) if args.dir else work
+
+    def confirm(question: str) -> bool:
+        if args.yes:
+            return True
+        try:
+            return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+        except EOFError:
+            return False
+
+    try:
+        name = find_lesson(lessons, args.lesson).name
+        existed = (work / name).exists()
+        backup = reset_lesson(lessons, work, args.lesson, confirm)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if existed and backup is None:
+        print("Nothing changed.")
+        return 1
+    print(f"Restored {work / name}." + (f" Your previous version is kept at {backup}." if backup else ""))
+    return 0
+
+
+def cmd_env(args) -> int:
+    from gptlab.device import describe_device, pick_device
+    from gptlab.envcheck import environment_report, format_report
+
+    rows = environment_report()
+    print(format_report(rows))
+    print(describe_device(pick_device()))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gptlab.course import course_root
+
+    root = course_root()
+    parser = argparse.ArgumentParser(prog="gptlab", description="Build a GPT from scratch: the course's command.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    course = sub.add_parser("course", help="copy new lessons into your working copy and open it in JupyterLab",
+                            description="Extra arguments go to JupyterLab (e.g. --no-browser --port 8890).")
+    course.add_argument("--dir", help="your working copy (default: my-lessons/ in the course folder, or $GPTLAB_WORKDIR)")
+
+    reset = sub.add_parser("reset", help="restore one lesson in your working copy (asks first; keeps a backup)")
+    reset.add_argument("lesson", help="the lesson's number, e.g. 00")
+    reset.add_argument("--dir", help="your working copy")
+    reset.add_argument("--yes", action="store_true", help="do not ask")
+
+    lessons = sub.add_parser("lessons", help="regenerate lessons/ from solutions/ (authors only)")
+    lessons.add_argument("--check", action="store_true", help="exit non-zero if lessons/ is out of date")
+    lessons.add_argument("--solutions", default=str(root / "solutions"))
+    lessons.add_argument("--lessons", default=str(root / "lessons"))
+
+    sub.add_parser("env", help="check this machine: Python, torch, widgets, plotting, hardware")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "course":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "course":
+        return cmd_course(args, extra)
+    return {"lessons": cmd_lessons, "reset": cmd_reset, "env": cmd_env}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

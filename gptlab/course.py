@@ -1,0 +1,75 @@
+"""The learner's own copy of the lessons, and the command that opens it in JupyterLab.
+
+`lessons/` is generated and may change on `git pull`; the learner works in `my-lessons/` (git-ignored).
+A lesson is copied there once and never overwritten; `gptlab reset NN` restores one, after asking,
+and keeps the old file as a backup so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import gptlab
+
+WORKDIR_NAME = "my-lessons"
+
+
+def course_root() -> Path:
+    """The checkout the package was installed from (editable install), else the current directory."""
+    here = Path(gptlab.__file__).resolve().parent.parent
+    return here if (here / "lessons").is_dir() else Path.cwd()
+
+
+def default_dirs() -> tuple[Path, Path]:
+    root = course_root()
+    work = Path(os.environ.get("GPTLAB_WORKDIR", root / WORKDIR_NAME))
+    return root / "lessons", work
+
+
+def sync_working_copy(lessons: Path, work: Path) -> list[Path]:
+    """Copy every lesson that the working copy lacks; never touch one that is already there."""
+    if not any(Path(lessons).glob("*.ipynb")):
+        raise FileNotFoundError(f"no lessons found in {lessons}")
+    work.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for source in sorted(Path(lessons).glob("*.ipynb")):
+        target = work / source.name
+        if not target.exists():
+            shutil.copy2(source, target)
+            copied.append(target)
+    return copied
+
+
+def find_lesson(lessons: Path, number: str) -> Path:
+    number = number.zfill(2)
+    matches = sorted(Path(lessons).glob(f"{number}_*.ipynb"))
+    if not matches:
+        known = ", ".join(p.name for p in sorted(Path(lessons).glob("*.ipynb")))
+        raise FileNotFoundError(f"no lesson {number} in {lessons} (there are: {known})")
+    return matches[0]
+
+
+def reset_lesson(lessons: Path, work: Path, number: str, confirm) -> Path | None:
+    """Restore lesson `number` in the working copy if `confirm(question)` says yes; returns the backup."""
+    source = find_lesson(lessons, number)
+    target = work / source.name
+    backup = None
+    if target.exists():
+        if not confirm(f"Replace {target} with a fresh copy of the lesson? Your version is kept as a backup."):
+            return None
+        backup = target.with_name(f"{target.stem}.backup-{time.strftime('%Y%m%d-%H%M%S')}.ipynb")
+        os.replace(target, backup)
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+    return backup
+
+
+def jupyter_command(work: Path, extra: list[str]) -> list[str]:
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={work}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # JupyterLab refuses to run as root without it (containers, CI)
+    return command + extra

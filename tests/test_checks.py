@@ -1,0 +1,140 @@
+"""Every check can fail: the reference and correct variants pass, a stub is 'skipped', and every catalog
+mistake is caught with its own hint. Runs over every registered check, so a new exercise is covered."""
+
+import itertools
+
+import pytest
+import torch
+
+from gptlab.checks import CheckFailed, all_specs, evaluate, run_cases
+from gptlab.checks.core import PUBLIC_SEED, describe_difference, outcomes_match
+
+SPECS = all_specs()
+MISTAKES = [(spec, m) for spec in SPECS.values() for m in spec.mistakes]
+VARIANTS = [(spec, v) for spec in SPECS.values() for v in spec.variants]
+
+
+def _id(value):
+    return getattr(value, "exercise", None) or getattr(value, "name", None) or getattr(value, "__name__", "?")
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))
+def test_reference_passes_on_public_and_secret_cases(spec):
+    for seed in (PUBLIC_SEED, 1, 12345):
+        assert evaluate(spec, spec.reference, seed).passed
+
+
+@pytest.mark.parametrize("spec,variant", VARIANTS, ids=[f"{s.exercise}-{v.__name__}" for s, v in VARIANTS])
+def test_correct_variant_passes(spec, variant):
+    result = evaluate(spec, variant)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))
+def test_every_check_has_a_catalog_variants_and_hints(spec):
+    assert len(spec.mistakes) >= 3
+    assert len(spec.variants) >= 2
+    assert 2 <= len(spec.hints) <= 3
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))
+def test_stub_is_reported_as_skipped_not_passed(spec):
+    def stub(*args, **kwargs):
+        raise NotImplementedError("YOUR CODE HERE")
+
+    result = evaluate(spec, stub)
+    assert result.status == "skipped"
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))
+def test_returning_none_fails_with_a_clear_message(spec):
+    result = evaluate(spec, lambda *args, **kwargs: None)
+    assert result.status == "failed"
+    assert "None" in result.message
+
+
+@pytest.mark.parametrize("spec,mistake", MISTAKES, ids=[f"{s.exercise}-{m.name}" for s, m in MISTAKES])
+def test_each_mistake_is_caught_with_its_own_hint(spec, mistake):
+    result = evaluate(spec, mistake.impl)
+    assert result.status == "failed"
+    assert result.mistake == mistake.name
+    assert mistake.hint in result.message
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))
+def test_catalog_outputs_are_pairwise_distinct(spec):
+    """Otherwise two mistakes could never be told apart, and the second hint would be dead."""
+    outcomes = {m.name: run_cases(spec, m.impl) for m in spec.mistakes}
+    outcomes["reference"] = run_cases(spec, spec.reference)
+    for (a, out_a), (b, out_b) in itertools.combinations(outcomes.items(), 2):
+        same_everywhere = all(outcomes_match(x, y, spec.atol, spec.rtol) for x, y in zip(out_a, out_b))
+        assert not same_everywhere, f"{spec.exercise}: {a} and {b} give the same outputs on every case"
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))
+def test_secret_cases_differ_from_public_ones(spec):
+    public, secret = spec.make_cases(PUBLIC_SEED), spec.make_cases(7)
+    assert any(describe_difference(p.args, s.args) for p, s in zip(public, secret))
+
+
+def test_hardcoded_public_answers_fail_on_secret_cases():
+    spec = SPECS["softmax"]
+    answers = [spec.reference(*case.args) for case in spec.make_cases(PUBLIC_SEED)]
+    lookup = iter(answers * 10)
+
+    def memorised(x):
+        return next(lookup)
+
+    assert evaluate(spec, memorised, PUBLIC_SEED).passed
+    lookup = iter(answers * 10)
+    assert not evaluate(spec, memorised, seed=99).passed
+
+
+# --- the softmax check's messages, exactly as a learner reads them -------------------------------
+
+from gptlab.checks.basics import check_softmax  # noqa: E402
+
+
+def test_wrong_axis_names_the_axis():
+    def over_rows(x):
+        return torch.softmax(x, dim=0)
+
+    with pytest.raises(CheckFailed, match=r"sum along the wrong axis \(softmax over dim=0\?\)") as info:
+        check_softmax(over_rows)
+    assert info.value.mistake == "wrong-axis-first"
+    assert isinstance(info.value, AssertionError)
+
+
+def test_wrong_dtype_says_expected_and_actual():
+    with pytest.raises(CheckFailed, match=r"float64 input.*should have dtype torch.float64; yours has dtype torch.float32"):
+        check_softmax(lambda x: torch.softmax(x.float(), dim=-1))
+
+
+def test_wrong_shape_and_non_tensor_say_expected_and_actual():
+    with pytest.raises(CheckFailed, match=r"should have shape \(5,\); yours has shape \(1, 5\)"):
+        check_softmax(lambda x: torch.softmax(x, dim=-1).unsqueeze(0))
+    with pytest.raises(CheckFailed, match=r"should be a torch.Tensor of shape \(5,\); got list"):
+        check_softmax(lambda x: torch.softmax(x, dim=-1).tolist())
+
+
+def test_unknown_mistake_names_the_first_differing_position():
+    with pytest.raises(CheckFailed, match=r"5 of 5 values of the output differ; the first at index \(0,\).*largest difference 0.01"):
+        check_softmax(lambda x: torch.softmax(x, dim=-1) + 0.01)
+
+
+def test_an_exception_in_learner_code_is_reported_not_raised():
+    def broken(x):
+        return x.no_such_method()
+
+    with pytest.raises(CheckFailed, match=r"raised AttributeError"):
+        check_softmax(broken)
+
+
+def test_in_place_edit_of_the_input_is_named():
+    def in_place(x):
+        x -= x.amax(dim=-1, keepdim=True)
+        exps = x.exp()
+        return exps / exps.sum(dim=-1, keepdim=True)
+
+    with pytest.raises(CheckFailed, match="changed its input in place"):
+        check_softmax(in_place)

@@ -1,0 +1,51 @@
+"""Notebooks in a real kernel: a broken solution fails (strict mode); a skipped lesson still runs."""
+
+import copy
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from gptlab.authoring import build_lesson, exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+WELCOME = ROOT / "solutions" / "00_welcome.ipynb"
+
+
+def run(nb, directory):
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(directory)}}).execute()
+    return nb
+
+
+def softmax_cell(nb):
+    return next(c for c in nb.cells if "exercise" in c.metadata.get("tags", []))
+
+
+@pytest.mark.slow
+def test_a_broken_solution_fails_with_the_mistakes_hint(tmp_path):
+    nb = nbformat.read(WELCOME, as_version=4)
+    cell = softmax_cell(nb)
+    cell.source = cell.source.replace("x - x.amax(dim=-1, keepdim=True)", "x - x.max()")
+    with pytest.raises(CellExecutionError) as info:
+        run(nb, tmp_path)
+    assert "CheckFailed" in str(info.value) and "subtracted the maximum of the whole tensor" in str(info.value)
+
+
+@pytest.mark.slow
+def test_a_lesson_with_a_wrong_answer_still_runs_to_the_end(tmp_path):
+    """The lesson form of the same mistake: the check prints its hint, the reference takes over."""
+    solution = nbformat.read(WELCOME, as_version=4)
+    lesson = build_lesson(solution, WELCOME)
+    cell = softmax_cell(lesson)
+    cell.source = cell.source.replace("    # YOUR CODE HERE\n", "").replace(
+        cell.source.splitlines()[-1], "    return x.exp() / x.exp().sum(dim=-1, keepdim=True)")
+    run(lesson, tmp_path)
+    index = lesson.cells.index(cell)
+    printed = "".join(o.get("text", "") for o in lesson.cells[index + 1].outputs)
+    assert printed.startswith("✗ softmax: exp overflows to inf")
+    assert "Using the reference implementation so the lesson continues." in printed
+    last = lesson.cells[-2]
+    assert "tensor([0.6590, 0.2424, 0.0986])" in "".join(o.get("text", "") for o in last.outputs)
+    assert exercises(lesson)[0].id == "softmax"
