@@ -106,7 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     lessons.add_argument("--lessons", default=str(root / "lessons"))
 
     sub.add_parser("env", help="check this machine: Python, torch, widgets, plotting, hardware")
+
+    for name, func in [("course", cmd_course), ("reset", cmd_reset), ("lessons", cmd_lessons), ("env", cmd_env)]:
+        sub.choices[name].set_defaults(func=func)
+    _add_optional_subcommands(sub)
     return parser
+
+
+def _add_optional_subcommands(sub) -> None:
+    """Subcommands that live beside the code they drive: each module adds its own (sets `func`)."""
+    import importlib
+
+    for module in ["gptlab.grading.cli"]:
+        try:
+            importlib.import_module(module).add_subcommands(sub)
+        except ModuleNotFoundError as error:
+            if error.name != module and not module.startswith(str(error.name)):
+                raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "course":
         return cmd_course(args, extra)
-    return {"lessons": cmd_lessons, "reset": cmd_reset, "env": cmd_env}[args.command](args)
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -138,3 +138,52 @@ def test_in_place_edit_of_the_input_is_named():
 
     with pytest.raises(CheckFailed, match="changed its input in place"):
         check_softmax(in_place)
+
+
+# --- nn.Module exercises: the learner passes the class; weights are loaded by name ---------------
+
+from torch import nn  # noqa: E402
+
+from gptlab.checks import Case, CheckSpec, Mistake  # noqa: E402
+from gptlab.checks.core import module_invoker  # noqa: E402
+
+
+class Scale(nn.Module):
+    """A tiny module exercise: y = c_proj(x) * 2, with GPT-2-style naming."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.c_proj = nn.Linear(d, d)
+
+    def forward(self, x):
+        return self.c_proj(x) * 2
+
+
+class ScaleWrongName(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.proj = nn.Linear(d, d)
+
+    def forward(self, x):
+        return self.proj(x) * 2
+
+
+class ScaleForgetsTwo(Scale):
+    def forward(self, x):
+        return self.c_proj(x)
+
+
+MODULE_SPEC = CheckSpec(
+    exercise="scale-test-only", reference=Scale,
+    make_cases=lambda seed: [Case("d=4", (torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(seed)),))],
+    mistakes=[Mistake("forgets-two", ScaleForgetsTwo, "multiply by 2")], variants=[], hints=["a", "b"],
+    invoke=module_invoker(Scale, lambda case: {"d": case.args[0].shape[-1]}),
+)
+
+
+def test_module_exercise_is_built_from_the_class_and_loaded_with_reference_weights():
+    assert evaluate(MODULE_SPEC, Scale).passed
+    assert evaluate(MODULE_SPEC, ScaleForgetsTwo).mistake == "forgets-two"
+    result = evaluate(MODULE_SPEC, ScaleWrongName)
+    assert result.status == "failed"
+    assert "do not match the reference's names and shapes" in result.message and "c_proj.weight" in result.message

@@ -59,6 +59,32 @@ def call_function(impl: Callable, case: Case) -> Any:
     return impl(*case.args, **case.kwargs)
 
 
+def module_invoker(reference_class: type, init: Callable[[Case], dict]) -> Callable[[type, Case], Any]:
+    """How an nn.Module exercise is run: the learner passes the class, not an instance.
+
+    The check builds the reference with the signature the lesson gives (`init(case)` -> keyword
+    arguments), seeded, then builds the learner's class the same way and loads the reference's
+    weights by name with strict=True: a parameter named differently from GPT-2's names, or of
+    another shape, is reported as such. Forward runs in eval mode (no dropout) on the case's args.
+    """
+
+    def invoke(cls: type, case: Case) -> Any:
+        kwargs = init(case)
+        torch.manual_seed(0)
+        reference = reference_class(**kwargs)
+        module = cls(**kwargs)
+        if cls is not reference_class:
+            try:
+                module.load_state_dict(reference.state_dict(), strict=True)
+            except RuntimeError as error:  # names the missing / unexpected / mis-shaped parameters
+                first = " ".join(str(error).split())
+                raise ValueError(f"your module's parameters do not match the reference's names and shapes: {first}") from None
+        module.eval()
+        return module(*case.args, **case.kwargs)
+
+    return invoke
+
+
 @dataclass
 class CheckSpec:
     """Everything a check needs, as data. Topic modules build one per exercise."""
