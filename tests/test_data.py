@@ -1,0 +1,236 @@
+"""Tests for gptlab.data: shipped corpora, the Shakespeare cache, sources, and verified downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections import Counter
+
+import pytest
+
+import gptlab.data as data
+from gptlab.data import shakespeare
+from gptlab.data.download import DOWNLOADS, Download, DownloadError
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache for the module, so the plays are converted once, not once per test."""
+    return tmp_path_factory.mktemp("gptlab-cache")
+
+
+@pytest.fixture
+def cache(shared_cache, monkeypatch):
+    monkeypatch.setenv("GPTLAB_CACHE", str(shared_cache))
+    return shared_cache
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path))
+    return tmp_path
+
+
+# ----- English (Shakespeare) ------------------------------------------------------------------------
+
+
+def test_english_is_large_plain_speaker_text(cache):
+    text = data.load_text("english")
+    assert len(text.encode("utf-8")) >= 1_000_000
+    assert text.startswith("THESEUS:\nNow, fair Hippolyta, our nuptial hour\n")  # A Midsummer Night's Dream
+    assert "\n\nFirst Witch:\nWhen shall we three meet again\nIn thunder, lightning, or in rain?\n" in text
+    for markup in ("**", "_", "#", "\\[", "  \n"):
+        assert markup not in text
+    assert data.load_text("english") == text  # deterministic
+
+
+def test_plays_have_titles_and_genres(cache):
+    plays = data.plays()
+    assert len(plays) == 38
+    assert [play.title for play in plays] == sorted(play.title for play in plays)
+    assert Counter(play.genre for play in plays) == {"comedy": 15, "tragedy": 12, "history": 11}
+    by_title = {play.title: play for play in plays}
+    assert by_title["Macbeth"].genre == "tragedy"
+    assert by_title["Twelfth Night"].genre == "comedy"
+    assert by_title["Richard III"].genre == "history"
+    assert by_title["Measure for Measure"].category == "problems"
+    assert all(len(play.text) > 50_000 and play.text.count(":\n") > 500 for play in plays)
+
+
+def test_exclude_holds_out_whole_plays(cache):
+    full = data.load_text("english")
+    held_out = data.load_text("english", exclude=["Macbeth", "hamlet"])
+    by_title = {play.title: play for play in data.plays()}
+    assert by_title["Macbeth"].text not in held_out and by_title["Hamlet"].text not in held_out
+    assert len(full) - len(held_out) == len(by_title["Macbeth"].text) + len(by_title["Hamlet"].text) + 2
+    with pytest.raises(ValueError, match="exclude= names no play 'Macbeht'; the plays are: .*'Macbeth'"):
+        data.load_text("english", exclude=["Macbeht"])
+
+
+def test_plays_are_cached_and_reused(empty_cache, monkeypatch):
+    calls = []
+    real_parse = shakespeare.parse_plays
+    monkeypatch.setattr(shakespeare, "parse_plays", lambda: calls.append(1) or real_parse())
+    first = data.plays()
+    assert calls == [1]
+    cached = shakespeare.cache_path()
+    assert cached.parent == empty_cache and cached.exists()
+    mtime = cached.stat().st_mtime_ns
+    second = data.plays()
+    assert calls == [1]  # the second call read the cache and did not parse again
+    assert second == first
+    assert cached.stat().st_mtime_ns == mtime
+    assert [p.name for p in empty_cache.iterdir()] == [cached.name]  # no temporary files left
+
+
+def test_damaged_cache_is_rebuilt(empty_cache):
+    shakespeare.cache_path().write_text("{half a json", encoding="utf-8")
+    assert len(data.plays()) == 38
+
+
+def test_markdown_to_text_worked_example():
+    markdown = "# Macbeth\n\n## ACT I\n\n_Thunder_\n\n**ALL**  \nFair is foul,  \nand foul is fair.\n"
+    assert shakespeare.markdown_to_text(markdown) == ("Macbeth", "ALL:\nFair is foul,\nand foul is fair.\n")
+    markdown = (
+        "**DUNCAN**  \nGo get him surgeons.\n\n_Exit Sergeant, attended_\n\nWho comes here?\n\n"
+        "_Enter ROSS, with\nattendants_\n\n**ROSS**  \n_\\[Aside]_  \nGod save\\-- the king!\n"
+    )
+    assert shakespeare.markdown_to_text(markdown)[1] == "DUNCAN:\nGo get him surgeons.\nWho comes here?\n\nROSS:\nGod save-- the king!\n"
+
+
+# ----- the other shipped corpora ------------------------------------------------------------------------
+
+
+def test_chinese_sample_is_chinese():
+    text = data.load_text("chinese")
+    assert len(text.encode("utf-8")) > 5_000
+    cjk = sum("\u4e00" <= char <= "\u9fff" for char in text)
+    assert cjk / len(text) > 0.7
+
+
+def test_small_samples():
+    assert data.load_text("hello") == "hello world"
+    multilingual = data.load_text("multilingual")
+    for needle in ("안녕", "你好", "こんにちは", "\u200d", "    ", "\n\n\n", "def ", "1234567890"):
+        assert needle in multilingual
+
+
+def test_every_corpus_has_a_source_and_licence():
+    sources = data.sources()
+    assert set(sources) == set(data.CORPORA) == {"english", "chinese", "hello", "multilingual", "tiny_shakespeare"}
+    for name, source in sources.items():
+        assert source.name == name
+        assert source.origin and source.licence and source.description
+
+
+def test_unknown_corpus_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown corpus 'klingon'; known corpora: english, chinese, hello, multilingual, tiny_shakespeare"):
+        data.load_text("klingon")
+
+
+# ----- downloads against a local server ------------------------------------------------------------------
+
+
+GOOD = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\n" * 200).encode("utf-8")
+
+
+class _Server:
+    """An HTTP server on 127.0.0.1 that serves ``files`` and counts requests."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                body = server.files.get(self.path.split("?")[0])
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@pytest.fixture
+def server(monkeypatch):
+    files = {
+        "/good.txt": GOOD,
+        "/corrupt.txt": GOOD[:-5] + b"XXXXX",
+        "/truncated.txt": GOOD[: len(GOOD) // 2],
+    }
+    running = _Server(files)
+    running.thread.start()
+    # The test stands in for tiny shakespeare: same name, its own small file and hash.
+    monkeypatch.setitem(
+        DOWNLOADS,
+        "tiny_shakespeare",
+        Download(
+            url=running.url("/good.txt"),
+            sha256=hashlib.sha256(GOOD).hexdigest(),
+            size=len(GOOD),
+            filename="tiny_shakespeare.txt",
+            url_env_var="GPTLAB_TINY_SHAKESPEARE_URL",
+        ),
+    )
+    monkeypatch.delenv("GPTLAB_TINY_SHAKESPEARE_URL", raising=False)
+    yield running
+    running.httpd.shutdown()
+    running.httpd.server_close()
+
+
+def test_real_download_is_pinned():
+    spec = DOWNLOADS["tiny_shakespeare"]
+    assert spec.size == 1_115_394
+    assert spec.sha256 == "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+
+
+def test_download_verifies_caches_and_reuses(empty_cache, server):
+    with pytest.raises(FileNotFoundError, match=r"gptlab\.data\.download\('tiny_shakespeare'\)"):
+        data.load_text("tiny_shakespeare")
+    path = data.download("tiny_shakespeare")
+    assert path == empty_cache / "tiny_shakespeare.txt"
+    assert path.read_bytes() == GOOD
+    assert server.requests == ["/good.txt"]
+    assert data.download("tiny_shakespeare") == path
+    assert server.requests == ["/good.txt"]  # cached: no second request
+    assert data.load_text("tiny_shakespeare") == GOOD.decode("utf-8")
+    assert [p.name for p in empty_cache.iterdir()] == ["tiny_shakespeare.txt"]
+
+
+def test_download_url_from_environment(empty_cache, server, monkeypatch):
+    monkeypatch.setenv("GPTLAB_TINY_SHAKESPEARE_URL", server.url("/good.txt?mirror"))
+    assert data.download("tiny_shakespeare").read_bytes() == GOOD
+    assert server.requests == ["/good.txt?mirror"]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/corrupt.txt", r"is corrupt: SHA-256 [0-9a-f]{64} does not match the expected"),
+        ("/truncated.txt", rf"is truncated or wrong: got {len(GOOD) // 2:,} bytes, expected {len(GOOD):,}"),
+        ("/missing.txt", r"could not download 'tiny_shakespeare' from http://127\.0\.0\.1:\d+/missing\.txt: HTTP Error 404"),
+    ],
+)
+def test_bad_download_raises_and_leaves_nothing(empty_cache, server, path, message):
+    with pytest.raises(DownloadError, match=message):
+        data.download("tiny_shakespeare", url=server.url(path))
+    assert list(empty_cache.iterdir()) == []
+
+
+def test_unknown_download():
+    with pytest.raises(ValueError, match="unknown downloadable corpus 'war_and_peace'; known: tiny_shakespeare"):
+        data.download("war_and_peace")
