@@ -94,9 +94,15 @@ def resolve_check(path: str) -> Callable:
     return check
 
 
-TOPICS = ["basics"]  # one module per topic, not per lesson: renumbering lessons renames nothing
+NOT_TOPICS = {"core", "notebook"}  # every other module in gptlab.checks holds one topic's checks
 
 
 def _import_all_topics() -> None:
-    for topic in TOPICS:
-        importlib.import_module(f"gptlab.checks.{topic}")
+    """Topics are named by meaning, not lesson number, so renumbering lessons renames nothing."""
+    import pkgutil
+
+    import gptlab.checks
+
+    for module in pkgutil.iter_modules(gptlab.checks.__path__):
+        if module.name not in NOT_TOPICS:
+            importlib.import_module(f"gptlab.checks.{module.name}")
