@@ -6,7 +6,12 @@ and the version the rest of the package uses.
 
 from __future__ import annotations
 
+import math
+
 import torch
+from torch import nn
+
+from gptlab.attention import CausalSelfAttention
 
 
 def softmax(x: torch.Tensor) -> torch.Tensor:
@@ -23,3 +28,114 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
     shifted = x - x.amax(dim=-1, keepdim=True)
     exps = shifted.exp()
     return exps / exps.sum(dim=-1, keepdim=True)
+
+
+# --- lesson 02: embeddings and positions ---------------------------------------------------------
+
+
+def sinusoidal_positions(T: int, d: int) -> torch.Tensor:
+    """The fixed positional encoding of "Attention Is All You Need", interleaved: (T, d).
+
+    PE[pos, 2i] = sin(pos / 10000^(2i/d)),  PE[pos, 2i+1] = cos(pos / 10000^(2i/d)).
+    Each pair of columns is a clock turning at its own speed, from once every 2π positions (i = 0)
+    to once every 10000·2π positions.
+
+    Taught in: solutions/02_embeddings.ipynb
+    """
+    if not isinstance(T, int) or not isinstance(d, int) or T < 1 or d < 2 or d % 2:
+        raise ValueError(f"need T >= 1 and an even d >= 2; got T={T!r}, d={d!r}")
+    position = torch.arange(T, dtype=torch.float32)[:, None]  # (T, 1)
+    two_i = torch.arange(0, d, 2, dtype=torch.float32)  # (d/2,): the even column indices 2i
+    angle = position / 10000 ** (two_i / d)  # (T, d/2)
+    pe = torch.zeros(T, d)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle)
+    return pe
+
+
+def input_embedding(idx: torch.Tensor, wte: torch.Tensor, wpe: torch.Tensor) -> torch.Tensor:
+    """Token embedding plus position embedding: idx (B, T) int -> (B, T, C).
+
+    wte is the (vocab_size, C) token table, wpe the (block_size, C) position table. They are *added*:
+    the sum keeps both signals in one vector, which the first layer can read apart.
+
+    Taught in: solutions/02_embeddings.ipynb
+    """
+    if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+        raise TypeError(f"idx must hold integer token ids; got dtype {idx.dtype}")
+    T = idx.shape[-1]
+    if T > wpe.shape[0]:
+        raise ValueError(f"a sequence of {T} tokens is longer than the {wpe.shape[0]} positions the table holds")
+    return wte[idx] + wpe[torch.arange(T, device=idx.device)]  # (B, T, C) + (T, C) broadcasts over B
+
+
+# --- lesson 05: the block ---------------------------------------------------------------------------
+
+
+class LayerNorm(nn.Module):
+    """Normalise each vector over its last axis, then scale and shift: matches torch.nn.LayerNorm.
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the *biased* variance (divide by d, not d-1)
+    and eps inside the square root.
+
+    Taught in: solutions/05_block.ipynb
+    """
+
+    def __init__(self, d: int, eps: float = 1e-5, bias: bool = True):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+        var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1)
+        y = (x - mean) / torch.sqrt(var + self.eps)
+        y = y * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """GELU with the tanh approximation GPT-2 uses (F.gelu(x, approximate="tanh")).
+
+    Taught in: solutions/05_block.ipynb
+    """
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+class MLP(nn.Module):
+    """The feed-forward part of a block, GPT-2 names: c_fc (d -> 4d), GELU, c_proj (4d -> d).
+
+    One nonlinearity only: the output projection stays linear, so the update it adds to the residual
+    stream can be negative as well as positive.
+
+    Taught in: solutions/05_block.ipynb
+    """
+
+    def __init__(self, d: int, bias: bool = True, dropout: float = 0.0):
+        super().__init__()
+        self.c_fc = nn.Linear(d, 4 * d, bias=bias)
+        self.c_proj = nn.Linear(4 * d, d, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(gelu(self.c_fc(x))))  # (..., d) -> (..., 4d) -> (..., d)
+
+
+class Block(nn.Module):
+    """A transformer block in GPT-2's pre-norm order: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+
+    Taught in: solutions/05_block.ipynb
+    """
+
+    def __init__(self, d_model: int, n_heads: int, bias: bool = True, dropout: float = 0.0):
+        super().__init__()
+        self.ln_1 = LayerNorm(d_model, bias=bias)
+        self.attn = CausalSelfAttention(d_model, n_heads, bias=bias, dropout=dropout)
+        self.ln_2 = LayerNorm(d_model, bias=bias)
+        self.mlp = MLP(d_model, bias=bias, dropout=dropout)
+
+    def forward(self, x: torch.Tensor, cache=None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache=cache)  # (B, T, C): the residual stream carries x through
+        x = x + self.mlp(self.ln_2(x))
+        return x

@@ -43,6 +43,7 @@ class Case:
     name: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    init: dict = field(default_factory=dict)  # constructor arguments, for nn.Module exercises
 
 
 @dataclass(frozen=True)
@@ -59,26 +60,33 @@ def call_function(impl: Callable, case: Case) -> Any:
     return impl(*case.args, **case.kwargs)
 
 
-def module_invoker(reference_class: type, init: Callable[[Case], dict]) -> Callable[[type, Case], Any]:
+def module_invoker(reference_class: type, init: Callable[[Case], dict] | None = None) -> Callable[[type, Case], Any]:
     """How an nn.Module exercise is run: the learner passes the class, not an instance.
 
-    The check builds the reference with the signature the lesson gives (`init(case)` -> keyword
-    arguments), seeded, then builds the learner's class the same way and loads the reference's
-    weights by name with strict=True: a parameter named differently from GPT-2's names, or of
-    another shape, is reported as such. Forward runs in eval mode (no dropout) on the case's args.
+    The check builds the reference with the signature the lesson gives (`case.init`, or `init(case)`),
+    seeded, with every parameter moved away from its initial value (a LayerNorm's weight starts at 1
+    and its bias at 0, which would hide a forgotten scale or shift). It then builds the learner's class
+    the same way and loads the reference's weights by name with strict=True, so a parameter named
+    differently from GPT-2's names, or of another shape, is reported as such. Forward runs in eval
+    mode (no dropout) on the case's args.
     """
 
     def invoke(cls: type, case: Case) -> Any:
-        kwargs = init(case)
+        kwargs = init(case) if init is not None else dict(case.init)
+        generator = torch.Generator().manual_seed(len(case.name))
         torch.manual_seed(0)
         reference = reference_class(**kwargs)
+        with torch.no_grad():
+            for parameter in reference.parameters():
+                parameter.add_(0.5 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
         module = cls(**kwargs)
-        if cls is not reference_class:
-            try:
-                module.load_state_dict(reference.state_dict(), strict=True)
-            except RuntimeError as error:  # names the missing / unexpected / mis-shaped parameters
-                first = " ".join(str(error).split())
-                raise ValueError(f"your module's parameters do not match the reference's names and shapes: {first}") from None
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(f"pass the class itself (an nn.Module subclass); {cls!r} built a {type(module).__name__}")
+        try:
+            module.load_state_dict(reference.state_dict(), strict=True)
+        except RuntimeError as error:  # names the missing / unexpected / mis-shaped parameters
+            first = " ".join(str(error).split())
+            raise ValueError(f"your module's parameters do not match the reference's names and shapes: {first}") from None
         module.eval()
         return module(*case.args, **case.kwargs)
 
