@@ -1,0 +1,138 @@
+"""Each piece against its torch reference (micrograd-style: same numbers, forward and backward)."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gptlab.attention import CausalSelfAttention, MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from gptlab.layers import MLP, Block, LayerNorm, gelu, input_embedding, sinusoidal_positions, softmax
+
+torch.manual_seed(0)
+
+
+def test_softmax_matches_torch_and_survives_large_logits():
+    x = torch.randn(3, 4, 7) * 50 + 1000
+    torch.testing.assert_close(softmax(x), torch.softmax(x, -1))
+
+
+def test_sinusoidal_positions_worked_values():
+    pe = sinusoidal_positions(3, 4)
+    expected = torch.tensor([[0, 1, 0, 1],
+                             [math.sin(1), math.cos(1), math.sin(1 / 100), math.cos(1 / 100)],
+                             [math.sin(2), math.cos(2), math.sin(2 / 100), math.cos(2 / 100)]])
+    torch.testing.assert_close(pe, expected.float())
+    with pytest.raises(ValueError, match="even d"):
+        sinusoidal_positions(4, 5)
+
+
+def test_input_embedding_equals_nn_embedding_sum():
+    wte, wpe = nn.Embedding(10, 6), nn.Embedding(8, 6)
+    idx = torch.randint(0, 10, (2, 5))
+    torch.testing.assert_close(input_embedding(idx, wte.weight, wpe.weight), wte(idx) + wpe(torch.arange(5)))
+    with pytest.raises(TypeError, match="integer token ids"):
+        input_embedding(idx.float(), wte.weight, wpe.weight)
+    with pytest.raises(ValueError, match="longer than the 8 positions"):
+        input_embedding(torch.zeros(1, 9, dtype=torch.long), wte.weight, wpe.weight)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_matches_torch_with_two_batch_dims_and_dk_ne_dv(causal):
+    q, k, v = torch.randn(2, 3, 5, 6), torch.randn(2, 3, 5, 6), torch.randn(2, 3, 5, 4)
+    out, weights = scaled_dot_product_attention(q, k, v, causal=causal)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=causal), atol=1e-5, rtol=1e-5)
+    assert weights.shape == (2, 3, 5, 5)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3, 5))
+    if causal:
+        assert (weights.triu(1) == 0).all()
+
+
+def test_attention_bad_input_is_a_clear_error():
+    q, v = torch.randn(2, 4, 8), torch.randn(2, 4, 8)
+    with pytest.raises(ValueError, match="same last dimension d_k.*8 and 6"):
+        scaled_dot_product_attention(q, torch.randn(2, 4, 6), v)
+    with pytest.raises(TypeError, match="the mask must be bool"):
+        scaled_dot_product_attention(q, q, v, mask=torch.ones(4, 4))
+    with pytest.raises(ValueError, match=r"mask of shape \(3, 3\) does not broadcast"):
+        scaled_dot_product_attention(q, q, v, mask=torch.ones(3, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"d_model \(10\) must be divisible by n_heads \(3\)"):
+        MultiHeadAttention(10, 3)
+    with pytest.raises(ValueError, match="positive int"):
+        causal_mask(0)
+
+
+def torch_reference_attention(module: MultiHeadAttention, x, key_padding_mask=None, causal=True, context=None):
+    """The same weights through torch's own nn.MultiheadAttention."""
+    C = module.d_model
+    ref = nn.MultiheadAttention(C, module.n_heads, batch_first=True)
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(module.c_attn.weight)
+        ref.in_proj_bias.copy_(module.c_attn.bias)
+        ref.out_proj.weight.copy_(module.c_proj.weight)
+        ref.out_proj.bias.copy_(module.c_proj.bias)
+    T = x.shape[1]
+    mask = ~causal_mask(T) if causal else None  # torch: True = NOT allowed
+    kv = x if context is None else context
+    pad = None if key_padding_mask is None else ~key_padding_mask
+    return ref(x, kv, kv, attn_mask=mask, key_padding_mask=pad, need_weights=False)[0]
+
+
+def test_causal_self_attention_matches_torch_multihead_attention():
+    module = CausalSelfAttention(16, 4).eval()
+    x = torch.randn(3, 7, 16)
+    torch.testing.assert_close(module(x), torch_reference_attention(module, x), atol=1e-5, rtol=1e-5)
+    y, weights = module(x, return_weights=True)
+    torch.testing.assert_close(y, module(x), atol=1e-6, rtol=1e-5)
+    assert weights.shape == (3, 4, 7, 7)
+
+
+def test_padding_mask_and_cross_attention_match_torch():
+    module = MultiHeadAttention(8, 2, causal=False).eval()
+    x, context = torch.randn(2, 5, 8), torch.randn(2, 6, 8)
+    pad = torch.tensor([[True] * 4 + [False] * 2, [True] * 6])
+    got = module(x, context=context, key_padding_mask=pad)
+    torch.testing.assert_close(got, torch_reference_attention(module, x, pad, causal=False, context=context), atol=1e-5, rtol=1e-5)
+    _, weights = module(x, context=context, key_padding_mask=pad, return_weights=True)
+    assert (weights[0, :, :, 4:] == 0).all()
+    with pytest.raises(ValueError, match=r"key_padding_mask must be bool of shape \(B, T_k\) = \(2, 6\)"):
+        module(x, context=context, key_padding_mask=pad.float())
+
+
+def test_causal_and_padding_together_match_torch():
+    module = CausalSelfAttention(8, 2).eval()
+    x = torch.randn(2, 5, 8)
+    pad = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    torch.testing.assert_close(module(x, key_padding_mask=pad), torch_reference_attention(module, x, pad), atol=1e-5, rtol=1e-5)
+
+
+def test_layer_norm_matches_torch_forward_and_backward():
+    ours, theirs = LayerNorm(12), nn.LayerNorm(12)
+    with torch.no_grad():
+        ours.weight.normal_(), ours.bias.normal_()
+    theirs.load_state_dict(ours.state_dict())
+    x1 = (torch.randn(4, 5, 12) * 3 + 2).requires_grad_()
+    x2 = x1.detach().clone().requires_grad_()
+    torch.testing.assert_close(ours(x1), theirs(x2), atol=1e-5, rtol=1e-5)
+    ours(x1).pow(2).sum().backward(), theirs(x2).pow(2).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_gelu_is_the_tanh_approximation():
+    x = torch.linspace(-6, 6, 1001)
+    torch.testing.assert_close(gelu(x), F.gelu(x, approximate="tanh"), atol=1e-6, rtol=1e-5)
+    assert (gelu(x) - F.gelu(x)).abs().max() > 1e-4  # and not the exact erf form
+
+
+def test_mlp_and_block_shapes_names_and_values():
+    mlp = MLP(8)
+    assert [n for n, _ in mlp.named_parameters()] == ["c_fc.weight", "c_fc.bias", "c_proj.weight", "c_proj.bias"]
+    x = torch.randn(2, 3, 8)
+    torch.testing.assert_close(mlp(x), mlp.c_proj(F.gelu(mlp.c_fc(x), approximate="tanh")))
+    block = Block(8, 2).eval()
+    assert {n.split(".")[0] for n, _ in block.named_parameters()} == {"ln_1", "attn", "ln_2", "mlp"}
+    h = x + torch_reference_attention(block.attn, F.layer_norm(x, (8,), block.ln_1.weight, block.ln_1.bias))
+    expected = h + block.mlp(F.layer_norm(h, (8,), block.ln_2.weight, block.ln_2.bias))
+    torch.testing.assert_close(block(x), expected, atol=1e-5, rtol=1e-5)
