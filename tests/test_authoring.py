@@ -195,7 +195,7 @@ def test_check_names_each_stale_lesson_and_prints_the_fix(course, capsys):
 
 
 def test_a_failed_write_leaves_the_old_lesson_and_no_temporary_file(course, monkeypatch):
-    import gptlab.authoring.build as build
+    import gptlab.files
 
     solutions, lessons = course
     before = snapshot(lessons)
@@ -206,7 +206,7 @@ def test_a_failed_write_leaves_the_old_lesson_and_no_temporary_file(course, monk
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(build.os, "replace", crash)
+    monkeypatch.setattr(gptlab.files.os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         run_lessons(solutions, lessons)
     assert snapshot(lessons) == before

@@ -18,14 +18,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from gptlab.authoring.regions import RegionError, check_regions_in_bodies, find_regions, replace_regions
+from gptlab.files import atomic_write_text
 
 SETUP_TAG, EXERCISE_TAG, SOLUTION_ONLY_TAG = "setup", "exercise", "solution-only"
 STRICT_CALL, LENIENT_CALL = "lesson_setup(strict=True)", "lesson_setup(strict=False)"
@@ -243,19 +242,3 @@ def write_all(built: dict[Path, str], lessons_dir: Path) -> list[Path]:
             path.unlink()
             changed.append(path)
     return changed
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

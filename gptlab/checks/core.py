@@ -276,7 +276,7 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
 
     if all(matches) and mutated is not None:
         return Result(name, "failed", f"{name}: your function changed its input in place on case '{mutated.name}' "
-                      "(e.g. `x -= ...`); compute a new tensor instead", mistake="mutates-input", num_cases=len(cases))
+                      "(e.g. `x -= ...` or `ids[i] = ...`); build a new tensor or list instead", mistake="mutates-input", num_cases=len(cases))
 
     first = matches.index(False)
     case, want, got = cases[first], expected[first], outcomes[first]

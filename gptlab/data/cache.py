@@ -6,8 +6,9 @@ Taught in: solutions/01_tokens.ipynb
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from gptlab import files
 
 CACHE_ENV_VAR = "GPTLAB_CACHE"
 
@@ -25,31 +26,6 @@ def cache_dir() -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
-
-    The bytes go to a temporary file in the same directory first (so the final
-    ``os.replace`` is a rename on one file system, which is atomic); an
-    interrupted write leaves no half-written ``path`` behind.
-
-    Example: ``atomic_write_bytes(Path('/tmp/c/x.txt'), b'hi')`` then ``Path('/tmp/c/x.txt').read_bytes() -> b'hi'``.
-
-    Taught in: solutions/01_tokens.ipynb
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-        os.replace(tmp_name, path)
-    except BaseException:
-        _remove_quietly(tmp_name)
-        raise
-
-
-def _remove_quietly(name: str | os.PathLike) -> None:
-    try:
-        os.remove(name)
-    except FileNotFoundError:
-        pass
+# Atomic writes live in gptlab.files (checkpoints and lessons use them too); re-exported for the data modules.
+atomic_write_bytes = files.atomic_write_bytes
+_remove_quietly = files.remove_quietly

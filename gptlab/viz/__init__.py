@@ -1,0 +1,1 @@
+"""Plotting helpers for the lessons: one module per topic (`gptlab.viz.tokens`, ...)."""
