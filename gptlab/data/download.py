@@ -41,6 +41,14 @@ DOWNLOADS = {
         filename="tiny_shakespeare.txt",
         url_env_var="GPTLAB_TINY_SHAKESPEARE_URL",
     ),
+    # OpenAI's GPT-2 (124M) as Hugging Face publishes it; used by gptlab.pretrained.download, never by default.
+    "gpt2": Download(
+        url="https://huggingface.co/openai-community/gpt2/resolve/main/model.safetensors",
+        sha256="248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707",
+        size=548_105_171,
+        filename="gpt2/model.safetensors",
+        url_env_var="GPTLAB_GPT2_URL",
+    ),
 }
 
 
@@ -85,6 +93,7 @@ def download(name: str = "tiny_shakespeare", url: str | None = None, *, force: b
     if target.exists() and not force:
         return target
     source = url or os.environ.get(spec.url_env_var) or spec.url
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=target.parent)
     try:
         digest = hashlib.sha256()
