@@ -109,6 +109,25 @@ def write_gpt2_config(directory: Path, config) -> Path:
     return path
 
 
+def save_gpt2_directory(model, directory: str | Path) -> Path:
+    """Write `model` the way Hugging Face saves GPT-2: config.json + model.safetensors, Conv1D layouts.
+
+    The inverse of load_gpt2_directory, so a gptlab model can be read by other GPT-2 tools.
+    """
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for name, tensor in model.state_dict().items():
+        if name == "lm_head.weight" and model.config.tie_weights:
+            continue  # tied to transformer.wte.weight: saved once, as Hugging Face does
+        tensors[name] = (tensor.t() if name.endswith(CONV1D_WEIGHTS) else tensor).contiguous().clone()
+    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    write_gpt2_config(directory, model.config)
+    return directory
+
+
 def download(name: str = "gpt2", url: str | None = None) -> Path:
     """Fetch OpenAI's GPT-2 (124M) weights into the cache, SHA-256 verified; returns a directory for GPT.from_pretrained.
 

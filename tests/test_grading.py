@@ -1,0 +1,362 @@
+"""The grader: verdicts from trusted code only, a batch that survives hostile and broken submissions.
+
+Every submission here is built from the course's own notebooks: a good one puts the solution's source
+in each exercise cell, a skipped one keeps the lesson's stub, a wrong one puts a catalog mistake's
+source there. Adding a lesson adds its cases to `test_each_lesson_grades_good_skipped_and_wrong`
+with no edit here. Run alone with `pytest tests/test_grading.py` or `-m slow` (it starts sandboxes).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import html
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gptlab.checks import resolve_check
+from gptlab.cli import main
+from gptlab.grading import integrity
+from gptlab.grading.batch import grade_folder
+from gptlab.grading.discover import find_submissions, load_course, read_submission
+from gptlab.grading.engine import LearnerReport, grade_submission
+from gptlab.grading.report import escape_markdown, feedback_html, feedback_markdown, write_outputs
+from gptlab.grading.sandbox import Limits, probe_isolation
+from gptlab.grading.serialize import Opaque, decode_outcomes, encode_outcomes
+
+pytestmark = [pytest.mark.slow, pytest.mark.grading]
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS, SOLUTIONS = ROOT / "lessons", ROOT / "solutions"
+COURSE = load_course(LESSONS)
+FAST = Limits(timeout=6, startup_timeout=60, memory_mb=1536, file_size_mb=16, nproc=24)
+
+
+# --- building submissions from the course's notebooks -----------------------------------------------
+
+
+def lesson_nb(lesson: str) -> dict:
+    return json.loads(COURSE.lessons[lesson].path.read_text(encoding="utf-8"))
+
+
+def exercise_cells(nb: dict) -> dict[str, dict]:
+    return {c["metadata"]["gptlab"]["exercise"]: c for c in nb["cells"] if "exercise" in c["metadata"].get("tags", [])}
+
+
+def solution_source(lesson: str, exercise: str) -> str:
+    for path in SOLUTIONS.glob("*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if nb["metadata"].get("gptlab", {}).get("lesson") == lesson:
+            return "".join(exercise_cells(nb)[exercise]["source"])
+    raise KeyError(lesson)
+
+
+def mistake_source(check: str, name: str, index: int = 0) -> tuple[str, object]:
+    """A cell that reproduces a catalog mistake, under the exercise's name.
+
+    A plain function: its own source (inspect.getsource), renamed. A class (which subclasses the reference
+    in the catalog; the grader rejects subclasses of the reference): the reference's source, renamed,
+    then the mistake's methods on top of it. A lambda or closure: a function that calls it.
+    """
+    spec = resolve_check(check).spec
+    mistake = spec.mistakes[index]
+    impl, modules = mistake.impl, [mistake.impl.__module__]
+    code = getattr(impl, "__code__", None)
+    if inspect.isclass(impl):
+        chain = [c for c in reversed(impl.__mro__) if c.__module__.startswith("gptlab")]  # reference ... mistake
+        modules = list(dict.fromkeys(c.__module__ for c in chain))
+        parts = []
+        for i, cls in enumerate(chain):
+            header, body = textwrap.dedent(inspect.getsource(cls)).split("\n", 1)
+            own = name if cls is impl else f"_Own{i}"
+            header = header.replace(f"class {cls.__name__}", f"class {own}", 1) if i == 0 else f"class {own}(_Own{i - 1}):"
+            parts.append(header + "\n" + body)
+        source = "\n\n".join(parts)
+    elif code is not None and not code.co_freevars and impl.__name__ != "<lambda>":
+        source = textwrap.dedent(inspect.getsource(impl)).replace(f"def {impl.__name__}(", f"def {name}(", 1)
+    else:
+        source = (f"from gptlab.checks import resolve_check\n_impl = resolve_check({check!r}).spec.mistakes[{index}].impl\n"
+                  f"def {name}(*args, **kwargs):\n    return _impl(*args, **kwargs)\n")
+    prelude = "import importlib as _il\n" + "".join(
+        f"globals().update({{k: v for k, v in vars(_il.import_module({m!r})).items() if not k.startswith('__') and k != {name!r}}})\n"
+        for m in modules)
+    return prelude + source, mistake
+
+
+def make_submission(lesson: str, kind: str, **sources: str) -> dict:
+    """The lesson's notebook with each exercise cell made good / skipped / wrong (or given `sources`)."""
+    nb = copy.deepcopy(lesson_nb(lesson))
+    for exercise in COURSE.lessons[lesson].exercises:
+        cell = exercise_cells(nb)[exercise.id]
+        if exercise.id in sources:
+            cell["source"] = sources[exercise.id]
+        elif kind == "good":
+            cell["source"] = solution_source(lesson, exercise.id)
+        elif kind == "wrong":
+            cell["source"] = mistake_source(exercise.check, exercise.name)[0]
+    return nb
+
+
+def write_nb(path: Path, nb: dict | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nb if isinstance(nb, str) else json.dumps(nb), encoding="utf-8")
+    return path
+
+
+def rows_by_learner(reports: list[LearnerReport]) -> dict[str, list]:
+    return {r.learner: r.rows for r in reports}
+
+
+# --- the hostile corpus (lesson 00's first exercise; the sources are generic in its name) -------------------
+
+L0 = next(iter(COURSE.lessons))
+EX = COURSE.lessons[L0].exercises[0]
+GOOD = solution_source(L0, EX.id)
+SPEC = resolve_check(EX.check).spec
+
+
+def hostile_sources(tmp: Path, subs: Path, out: Path) -> dict[str, str]:
+    name, ref = EX.name, SPEC.reference
+    return {
+        "infinite_loop": f"def {name}(*args, **kwargs):\n    while True:\n        pass\n",
+        "sys_exit": f"import sys\ndef {name}(*args, **kwargs):\n    sys.exit(3)\n",
+        "os_exit": "import os\nos._exit(7)\n" + GOOD,
+        "segfault": "import ctypes\nctypes.string_at(0)\n" + GOOD,
+        "memory_hog": "blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 2**20))\n" + GOOD,
+        "fork_bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n" + GOOD,
+        "huge_output": "for _ in range(200_000):\n    print('x' * 10_000)\n" + GOOD,  # 2 GB of print()
+        "deleter": (f"import os, shutil, gptlab.layers\nshutil.rmtree({str(subs)!r}, ignore_errors=True)\n"
+                    f"shutil.rmtree({str(out)!r}, ignore_errors=True)\n"
+                    "try:\n    os.remove(gptlab.layers.__file__)\nexcept OSError:\n    pass\n"
+                    "try:\n    open(gptlab.layers.__file__, 'a').write('\\nBROKEN = 1\\n')\nexcept OSError:\n    pass\n" + GOOD),
+        "monkeypatch": (mistake_source(EX.check, name)[0] +
+                        "import gptlab.checks.core as _core\nfrom gptlab.checks.core import Result\n"
+                        f"_core.judge = lambda spec, outcomes, seed=0: Result({EX.id!r}, 'passed', 'ok')\n"
+                        f"_core.same = lambda *a, **k: True\n"
+                        f"from gptlab.checks import get_spec\nget_spec({EX.id!r}).reference = {name}\n"
+                        f"get_spec({EX.id!r}).mistakes.clear()\n"
+                        f"print('✓ {EX.id} — all 8 cases match')\n"
+                        f"try:\n    open({str(out / 'grades.csv')!r}, 'w').write('learner,total\\nmonkeypatch,999\\n')\n"
+                        "except OSError:\n    pass\n"),
+        "binds_reference": f"from {ref.__module__} import {ref.__name__} as {name}\n",
+        "binds_via_spec": f"from gptlab.checks import get_spec\n{name} = get_spec({EX.id!r}).reference\n",
+        "wraps_reference": (f"import {ref.__module__} as _m\ndef {name}(*args, **kwargs):\n"
+                            f"    return _m.{ref.__name__}(*args, **kwargs)\n"),
+        "hard_coded": (f"from gptlab.checks import get_spec\nfrom gptlab.checks.core import same\n"
+                       f"_spec = get_spec({EX.id!r})\n"
+                       "_table = [(c.args, _spec.reference(*c.args)) for c in _spec.make_cases(0)]\n"
+                       f"def {name}(*args):\n    for known, answer in _table:\n"
+                       "        if same(known, args, 0.0, 0.0):\n            return answer.clone()\n"
+                       "    return args[0] * 0\n"),
+        "raises_html": f"def {name}(*args, **kwargs):\n    raise ValueError('<img src=x onerror=alert(1)> & |pipe|')\n",
+    }
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("corpus")
+    subs, out = tmp / "submissions", tmp / "out"
+    out.mkdir()
+    (out / "grades.csv").write_text("placeholder\n")
+    write_nb(subs / "good" / "lesson.ipynb", make_submission(L0, "good"))
+    write_nb(subs / "carol__renamed_by_platform-2.ipynb", make_submission(L0, "good"))  # flat file naming
+    write_nb(subs / "skipped" / "a.ipynb", make_submission(L0, "skipped"))
+    write_nb(subs / "wrong" / "b.ipynb", make_submission(L0, "wrong"))
+    own_setup = make_submission(L0, "good")
+    next(c for c in own_setup["cells"] if "setup" in c["metadata"].get("tags", []))["source"] = "import os\nos._exit(9)\n"
+    write_nb(subs / "edited_setup" / "c.ipynb", own_setup)
+    write_nb(subs / "invalid_json" / "x.ipynb", '{"cells": [\n\n  oops\n')
+    other = make_submission(L0, "good")
+    other["metadata"].pop("gptlab")
+    write_nb(subs / "other_course" / "y.ipynb", other)
+    renamed = make_submission(L0, "good")
+    cell = exercise_cells(renamed)[EX.id]
+    cell["metadata"], cell["id"] = {}, "brandnew1"
+    write_nb(subs / "renamed_cells" / "z.ipynb", renamed)
+    for learner, source in hostile_sources(tmp, subs, out).items():
+        write_nb(subs / learner / "n.ipynb", make_submission(L0, "good", **{EX.id: source}))
+    before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
+    package = integrity.snapshot(integrity.package_root())
+    result = grade_folder(subs, COURSE, out / "state", jobs=2, limits=FAST)
+    write_outputs(result.reports, COURSE, out / "grades.csv", out / "feedback")
+    return {"subs": subs, "out": out, "result": result, "before": before, "package": package,
+            "rows": rows_by_learner(result.reports)}
+
+
+def only(rows):
+    """The row of lesson 00's first exercise (the corpus submits only that lesson)."""
+    return next(r for r in rows if (r.lesson, r.exercise) == (L0, EX.id))
+
+
+def test_good_submissions_pass_with_full_points(corpus):
+    for learner in ["good", "carol", "edited_setup", "huge_output", "deleter"]:
+        row = only(corpus["rows"][learner])
+        assert (row.status, row.points) == ("passed", EX.points), (learner, row)
+
+
+def test_skipped_and_wrong_get_zero_and_the_catalog_hint(corpus):
+    skipped, wrong = only(corpus["rows"]["skipped"]), only(corpus["rows"]["wrong"])
+    assert (skipped.status, skipped.points) == ("skipped", 0)
+    mistake = SPEC.mistakes[0]
+    assert (wrong.status, wrong.points, wrong.mistake) == ("failed", 0, mistake.name)
+    assert wrong.hint == f"{EX.id}: {mistake.hint}"
+    md = (corpus["out"] / "feedback" / "wrong.md").read_text()
+    page = (corpus["out"] / "feedback" / "wrong.html").read_text()
+    assert escape_markdown(wrong.hint) in md and html.escape(wrong.hint) in page
+
+
+@pytest.mark.parametrize("learner, status, words", [
+    ("invalid_json", "missing", "not a notebook: invalid JSON at line 3"),
+    ("other_course", "missing", "not a notebook of this course"),
+    ("renamed_cells", "missing", f"no exercise cell for {EX.id!r}"),
+    ("infinite_loop", "error", f"timed out after {FAST.timeout:g} s in cell"),
+    ("fork_bomb", "error", f"timed out after {FAST.timeout:g} s in cell"),
+    ("sys_exit", "error", "SystemExit"),
+    ("os_exit", "error", "exit with status 7"),
+    ("segfault", "error", "segmentation fault"),
+    ("memory_hog", "error", "MemoryError"),
+    ("binds_reference", "failed", "the course's own implementation"),
+    ("binds_via_spec", "failed", "the course's own implementation"),
+    ("wraps_reference", "failed", "calls the course's reference"),
+    ("hard_coded", "failed", "passes the lesson's cases but not fresh ones"),
+    ("monkeypatch", "failed", SPEC.mistakes[0].hint),
+    ("raises_html", "failed", "raised ValueError"),
+])
+def test_each_bad_submission_gets_a_row_with_a_clear_reason(corpus, learner, status, words):
+    report = next(r for r in corpus["result"].reports if r.learner == learner)
+    row = only(report.rows)
+    assert row.status == status and row.points == 0, row
+    assert words in row.hint + " ".join(report.problems), (row.hint, report.problems)
+
+
+def test_nothing_a_submission_does_changes_files_outside_its_sandbox(corpus):
+    after = {p: p.read_bytes() for p in corpus["subs"].rglob("*") if p.is_file()}
+    assert after == corpus["before"]
+    # Other files of the package may change while the suite runs (an editor); the deleter's target may not.
+    changed = integrity.changes(corpus["package"], integrity.snapshot(integrity.package_root()))
+    assert not [line for line in changed if line.endswith("layers.py")]
+    assert not [t for r in corpus["result"].reports for t in r.tampering if "layers.py" in t]
+    gradebook = list(csv.DictReader((corpus["out"] / "grades.csv").open()))
+    assert {row["learner"]: row["total"] for row in gradebook}["monkeypatch"] == "0"
+    assert len(gradebook) == len(corpus["rows"])
+
+
+def test_outputs_gradebook_long_json_and_escaped_feedback(corpus):
+    out = corpus["out"]
+    header = next(csv.reader((out / "grades.csv").open()))
+    assert header == ["learner", *[f"{l.lesson}/{e.id}" for l, e in COURSE.all_exercises()], "total", "max_total",
+                      "passed", "notes"]
+    long = list(csv.DictReader((out / "grades_long.csv").open()))
+    assert {"learner", "lesson", "exercise", "passed", "status", "hint", "points", "seconds"} <= set(long[0])
+    data = json.loads((out / "grades.json").read_text())
+    assert len(data["rows"]) == len(long) == len(corpus["rows"]) * len(COURSE.all_exercises())
+    page = (out / "feedback" / "raises_html.html").read_text()
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    md = (out / "feedback" / "raises_html.md").read_text()
+    assert "<img" not in md and "\\|pipe\\|" in md
+
+
+def test_a_rerun_skips_learners_already_graded_and_regrades_changed_ones(corpus, tmp_path):
+    subs = tmp_path / "subs"
+    write_nb(subs / "a" / "n.ipynb", make_submission(L0, "good"))
+    write_nb(subs / "b" / "n.ipynb", make_submission(L0, "skipped"))
+    state = tmp_path / "state"
+    first = grade_folder(subs, COURSE, state, limits=FAST)
+    assert sorted(first.graded) == ["a", "b"]
+    (state / "a.json").unlink()  # as if the batch was interrupted before a was saved
+    write_nb(subs / "b" / "n.ipynb", make_submission(L0, "good"))  # b handed in again
+    again = grade_folder(subs, COURSE, state, limits=FAST)
+    assert sorted(again.graded) == ["a", "b"] and again.resumed == []
+    third = grade_folder(subs, COURSE, state, limits=FAST)
+    assert third.graded == [] and sorted(third.resumed) == ["a", "b"]
+    assert [only(rep.rows).status for rep in third.reports] == ["passed", "passed"]
+
+
+@pytest.mark.parametrize("lesson", list(COURSE.lessons))
+def test_each_lesson_grades_good_skipped_and_wrong(lesson, tmp_path):
+    for kind in ["good", "skipped", "wrong"]:
+        write_nb(tmp_path / kind / "n.ipynb", make_submission(lesson, kind))
+    rows = rows_by_learner(grade_folder(tmp_path, COURSE, tmp_path / ".state", jobs=2, limits=FAST).reports)
+    for lesson_, exercise in COURSE.all_exercises():
+        if lesson_.lesson != lesson:
+            continue
+        get = lambda who: next(r for r in rows[who] if r.exercise == exercise.id)  # noqa: E731
+        assert (get("good").status, get("good").points) == ("passed", exercise.points)
+        assert (get("skipped").status, get("skipped").points) == ("skipped", 0)
+        mistake = mistake_source(exercise.check, exercise.name)[1]
+        assert (get("wrong").status, get("wrong").mistake, get("wrong").points) == ("failed", mistake.name, 0)
+
+
+def test_secret_seeds_are_fresh_each_run():
+    sub = read_submission("x", [], COURSE)
+    seeds = [grade_submission(sub, COURSE, limits=FAST).seeds for _ in range(2)]
+    assert seeds[0][0] == seeds[1][0] == 0 and seeds[0][1:] != seeds[1][1:]
+
+
+def test_cli_grade_check_and_handout(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    write_nb(subs / "=evil|<b>" / "n.ipynb", make_submission(L0, "wrong"))
+    good = write_nb(tmp_path / "mine" / "00.ipynb", make_submission(L0, "good"))
+    assert main(["grade", str(subs), "--out", str(tmp_path / "g.csv"), "--timeout", "6", "--no-progress"]) == 0
+    rows = list(csv.reader((tmp_path / "g.csv").open()))
+    assert rows[1][0] == "'=evil|<b>"  # no spreadsheet formula, name kept
+    pages = list((tmp_path / "feedback").glob("*.html"))
+    body = pages[0].read_text().split("<body>", 1)[1]
+    assert len(pages) == 1 and "=evil|&lt;b&gt;" in body and "=evil|<b>" not in body
+    capsys.readouterr()
+    assert main(["check", str(good), "--timeout", "6"]) == 0
+    table = capsys.readouterr().out
+    assert EX.id in table and "passed" in table
+    wrong = write_nb(tmp_path / "mine" / "wrong.ipynb", make_submission(L0, "wrong"))
+    assert main(["check", str(wrong), "--timeout", "6"]) == 1
+    assert SPEC.mistakes[0].hint in " ".join(capsys.readouterr().out.split())
+    assert main(["handout", str(tmp_path / "handout")]) == 0
+    handed = sorted(p.name for p in (tmp_path / "handout").iterdir())
+    assert "HOWTO.md" in handed and len(handed) == len(list(SOLUTIONS.glob("*.ipynb"))) + 1
+    for path in (tmp_path / "handout").glob("*.ipynb"):
+        assert "BEGIN SOLUTION" not in path.read_text()
+
+
+def test_gradescope_bundle_runs_on_one_submission(tmp_path):
+    assert main(["grade", "--gradescope", str(tmp_path / "bundle"), "--lesson", L0]) == 0
+    bundle = tmp_path / "bundle"
+    assert (bundle / "setup.sh").exists() and (bundle / "autograder.zip").exists()
+    write_nb(tmp_path / "submission" / "whatever.ipynb", make_submission(L0, "good"))
+    env = dict(os.environ, GPTLAB_PYTHON=sys.executable, GPTLAB_SUBMISSION_DIR=str(tmp_path / "submission"),
+               GPTLAB_RESULTS=str(tmp_path / "results" / "results.json"), GPTLAB_LESSONS=str(bundle / "lessons"),
+               GPTLAB_TIMEOUT="6")
+    done = subprocess.run(["bash", str(bundle / "run_autograder")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["score"] == sum(e.points for e in COURSE.lessons[L0].exercises) > 0
+    for test in results["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "output", "status"} and test["status"] == "passed"
+
+
+def test_outcomes_cross_the_boundary_without_pickle():
+    import torch
+
+    from gptlab.checks.core import Outcome
+
+    tensors: dict = {}
+    values = [torch.arange(6.0).reshape(2, 3)[:, 1:], (1, 2.5, float("nan")), {"a": [True, None, "s"], 3: 4},
+              Outcome(error_type="ValueError", error_message="bad"), object()]
+    outcomes = [v if isinstance(v, Outcome) else Outcome(value=v) for v in values]
+    back = decode_outcomes(json.loads(json.dumps(encode_outcomes(outcomes, tensors))), tensors)
+    assert torch.equal(back[0].value, values[0]) and back[1].value[:2] == (1, 2.5) and back[1].value[2] != back[1].value[2]
+    assert back[2].value == {"a": [True, None, "s"], 3: 4} and back[3].error_type == "ValueError"
+    assert isinstance(back[4].value, Opaque) and back[4].value != back[4].value
+
+
+def test_the_sandbox_reports_what_it_can_do_here():
+    text = probe_isolation().describe()
+    assert text.startswith("sandbox:")
+    if os.geteuid() == 0:
+        assert "uid 65534" in text
