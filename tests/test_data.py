@@ -232,5 +232,5 @@ def test_bad_download_raises_and_leaves_nothing(empty_cache, server, path, messa
 
 
 def test_unknown_download():
-    with pytest.raises(ValueError, match="unknown downloadable corpus 'war_and_peace'; known: tiny_shakespeare"):
+    with pytest.raises(ValueError, match="unknown downloadable corpus 'war_and_peace'; known: gpt2, tiny_shakespeare"):
         data.download("war_and_peace")

@@ -149,6 +149,7 @@ def run_cases(spec: CheckSpec, impl: Callable, seed: int = PUBLIC_SEED) -> list[
 def _run_one(spec: CheckSpec, impl: Callable, case: Case) -> Outcome:
     # Each call gets its own copy, so an in-place edit cannot leak into the next case or the reference.
     fresh = copy.deepcopy(case)
+    torch.manual_seed(0)  # code that draws random numbers (a fresh layer, dropout) draws the same ones every time
     try:
         with torch.no_grad():
             value = spec.invoke(impl, fresh)
@@ -174,6 +175,10 @@ def describe_difference(expected: Any, actual: Any, atol: float = 1e-5, rtol: fl
     """None if equal within tolerance, else one precise sentence about the first difference."""
     if isinstance(expected, torch.Tensor):
         return _describe_tensor_difference(expected, actual, atol, rtol, where)
+    if isinstance(expected, torch.nn.Module):  # e.g. a model passed in: compare its weights, not its identity
+        if not isinstance(actual, torch.nn.Module):
+            return f"{where} should be a module; got {_type_name(actual)}"
+        return describe_difference(expected.state_dict(), actual.state_dict(), atol, rtol, f"the weights of {where}")
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)):
             return f"{where} should be a {type(expected).__name__} of {len(expected)} items; got {_type_name(actual)}"

@@ -94,7 +94,7 @@ def download(name: str = "tiny_shakespeare", url: str | None = None, *, force: b
         return target
     source = url or os.environ.get(spec.url_env_var) or spec.url
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         digest = hashlib.sha256()
         received = 0
