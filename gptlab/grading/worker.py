@@ -116,7 +116,7 @@ def _trusted_phase(job: dict) -> list:
     import safetensors.torch  # noqa: F401
 
     from gptlab.checks import resolve_check
-    from gptlab.checks.core import run_cases  # noqa: F401
+    from gptlab.checks.core import run_cases
     from gptlab.grading import serialize  # noqa: F401
 
     for name in job.get("preload", DEFAULT_PRELOAD):
@@ -133,6 +133,13 @@ def _trusted_phase(job: dict) -> list:
         for item in lesson["exercises"]:  # the reference's identity is taken now, before any learner code
             spec = resolve_check(item["check"]).spec
             specs[item["key"]] = (spec, spec.reference, _reference_codes(spec.reference))
+            # Run the check once on the reference now, while trusted: every module its cases and calls import
+            # lazily (numpy.ctypeslib, torch internals, …) is loaded before the sandbox user, who may not be
+            # able to read the virtual environment at all, takes over.
+            try:
+                run_cases(spec, spec.reference, 0)
+            except Exception:
+                pass
         prepared.append((lesson, namespace, specs))
     return prepared
 
