@@ -120,6 +120,8 @@ class MultiHeadAttention(nn.Module):
                                  f"got {key_padding_mask.dtype} {tuple(key_padding_mask.shape)}")
             mask = key_padding_mask[:, None, None, :]  # (B, 1, 1, T_k): the same keys hidden from every query
         causal = self.causal and context is None
+        if causal and mask is None and q.shape[-2] == 1:
+            causal = False  # one new query (generating with a cache) is the last position: every key is visible
         if causal and (mask is not None or q.shape[-2] != k.shape[-2]):
             # One explicit mask for both: the fused kernel's is_causal cannot be combined with a mask, and
             # with a cache the T new queries are the *last* T of T_k positions.

@@ -117,7 +117,7 @@ def _add_optional_subcommands(sub) -> None:
     """Subcommands that live beside the code they drive: each module adds its own (sets `func`)."""
     import importlib
 
-    for module in ["gptlab.grading.cli", "gptlab.train_cli"]:
+    for module in ["gptlab.grading.cli", "gptlab.train_cli", "gptlab.serve.cli"]:
         try:
             importlib.import_module(module).add_subcommands(sub)
         except ModuleNotFoundError as error:

@@ -48,7 +48,8 @@ def describe_device(device: torch.device) -> str:
         return f"CUDA GPU: {name} ({memory:.0f} GiB) — {how}"
     if device.type == "mps":
         return f"Apple GPU (MPS) — {how}"
-    return f"CPU with {torch.get_num_threads()} threads — {how}"
+    threads = torch.get_num_threads()
+    return f"CPU with {threads} thread{'' if threads == 1 else 's'} — {how}"
 
 
 def seed_everything(seed: int) -> None:

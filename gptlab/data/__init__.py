@@ -24,6 +24,7 @@ from .download import DOWNLOADS, DownloadError, download, downloaded_path
 from .samples import HELLO, MULTILINGUAL, TRICKY_STRINGS
 from .shakespeare import GENRES, Play, plays
 from .sources import SOURCES, Source, sources
+from .splits import FINETUNE_SPLITS, held_out_titles
 
 CORPORA = tuple(SOURCES)
 
@@ -31,6 +32,7 @@ __all__ = [
     "CORPORA",
     "DOWNLOADS",
     "DownloadError",
+    "FINETUNE_SPLITS",
     "GENRES",
     "HELLO",
     "MULTILINGUAL",
@@ -41,6 +43,7 @@ __all__ = [
     "cache_dir",
     "download",
     "downloaded_path",
+    "held_out_titles",
     "load_text",
     "plays",
     "sources",

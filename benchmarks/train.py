@@ -1,0 +1,240 @@
+"""Training benchmarks for lesson 07, each a ratio or a limit measured in one run on one machine.
+
+1. Throughput: tokens/s of forward + backward + AdamW step, gptlab's GPT against Hugging Face's
+   GPT2LMHeadModel with the same config, batch, optimizer and thread count; the median over
+   --rounds interleaved rounds (target >= 1.0x, goal >= 1.2x).
+2. Quality per minute: validation bits per byte reached after --budget seconds of training (default
+   180) on the same corpus and split, the course's recipe (byte-level BPE 2048, 4x4x128, block 256)
+   against nanoGPT's README CPU recipe (character-level, 4 layers, 4 heads, 128 wide, block 64,
+   batch 12, lr 1e-3, no dropout) run through the same loop. Lower is better; ours must be lower.
+3. Peak RSS of a short `gptlab train` run in a subprocess (must stay < 3 GB).
+
+    python benchmarks/train.py                 # everything, 180 s per recipe
+    python benchmarks/train.py --budget 60     # shorter
+    python benchmarks/train.py --skip-quality  # throughput and memory only
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from gptlab.corpus import bits_per_byte, encode_corpus, to_tensor
+from gptlab.model import GPT, GPTConfig
+from gptlab.train import TrainConfig, configure_optimizer, train
+from gptlab.train_cli import RECIPE
+
+# nanoGPT README, "I only have a macbook": train_shakespeare_char with these overrides.
+NANOGPT_CPU = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_steps=100,
+                   weight_decay=0.1, betas=(0.9, 0.99), grad_clip=1.0, dropout=0.0)
+COURSE = dict(n_layer=RECIPE["n_layer"], n_head=RECIPE["n_head"], n_embd=RECIPE["n_embd"], block_size=RECIPE["block_size"],
+              batch_size=RECIPE["batch_size"], lr=RECIPE["lr"], min_lr=RECIPE["min_lr"], warmup_steps=RECIPE["warmup_steps"],
+              weight_decay=RECIPE["weight_decay"], betas=(0.9, 0.95), grad_clip=RECIPE["grad_clip"], dropout=RECIPE["dropout"])
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}; {torch.get_num_threads()} torch threads; torch {torch.__version__}; Python {platform.python_version()}"
+
+
+# ----- 1. throughput ---------------------------------------------------------------------------------
+
+
+def hf_model(config: GPTConfig):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    hf = GPT2Config(vocab_size=config.vocab_size, n_positions=config.block_size, n_embd=config.n_embd, n_layer=config.n_layer,
+                    n_head=config.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, activation_function="gelu_new",
+                    bos_token_id=config.vocab_size - 1, eos_token_id=config.vocab_size - 1)
+    return GPT2LMHeadModel(hf)
+
+
+def steps_per_second(model, optimizer, x, steps: int, ours: bool) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = model(x, x)[1] if ours else model(input_ids=x, labels=x).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return steps / (time.perf_counter() - start)
+
+
+def throughput(rounds: int, steps: int) -> dict:
+    config = GPTConfig(vocab_size=RECIPE["vocab_size"], block_size=RECIPE["block_size"], n_layer=RECIPE["n_layer"],
+                       n_head=RECIPE["n_head"], n_embd=RECIPE["n_embd"], dropout=0.0)
+    batch = RECIPE["batch_size"]
+    torch.manual_seed(0)
+    ours, theirs = GPT(config), hf_model(config)
+    ours.train(), theirs.train()
+    tc = TrainConfig()
+    opt_ours = configure_optimizer(ours, tc, torch.device("cpu"))
+    opt_theirs = configure_optimizer(theirs, tc, torch.device("cpu"))
+    x = torch.randint(0, config.vocab_size, (batch, config.block_size))
+    steps_per_second(ours, opt_ours, x, 2, True)  # warm-up: allocator, kernels
+    steps_per_second(theirs, opt_theirs, x, 2, False)
+    tokens = batch * config.block_size
+    ratios, ours_tps, theirs_tps = [], [], []
+    for r in range(rounds):
+        order = [(True, ours, opt_ours), (False, theirs, opt_theirs)]
+        if r % 2:
+            order.reverse()  # interleave, alternating who goes first
+        speeds = {}
+        for is_ours, model, opt in order:
+            speeds[is_ours] = steps_per_second(model, opt, x, steps, is_ours) * tokens
+        ours_tps.append(speeds[True])
+        theirs_tps.append(speeds[False])
+        ratios.append(speeds[True] / speeds[False])
+        print(f"  round {r + 1}: gptlab {speeds[True]:,.0f} tok/s, transformers {speeds[False]:,.0f} tok/s, "
+              f"ratio {ratios[-1]:.3f}", flush=True)
+    return {"params": ours.num_params(), "ours": statistics.median(ours_tps), "theirs": statistics.median(theirs_tps),
+            "ratio": statistics.median(ratios)}
+
+
+# ----- 2. quality per minute ---------------------------------------------------------------------------
+
+
+def corpus_split():
+    """(train text, validation text): the pretraining plays, the last ~5% of them (whole plays' text) held out."""
+    from gptlab.data import held_out_titles, plays
+
+    held_out = set(held_out_titles())
+    texts = [play.text for play in plays() if play.title not in held_out]
+    joined = "\n".join(texts)
+    cut = joined.rfind("\n\n", 0, int(len(joined) * 0.95))
+    return joined[:cut], joined[cut:]
+
+
+@torch.no_grad()
+def full_loss(model: GPT, ids: torch.Tensor) -> float:
+    """Mean loss per predicted token over the whole of `ids`, in non-overlapping windows of block_size."""
+    model.eval()
+    T = model.config.block_size
+    total, count = 0.0, 0
+    n = (len(ids) - 1) // T
+    data = ids.to(torch.int64)
+    for start in range(0, n, 64):
+        rows = torch.arange(start, min(n, start + 64)) * T
+        idx = rows[:, None] + torch.arange(T + 1)
+        w = data[idx]
+        _, loss = model(w[:, :-1], w[:, 1:])
+        total += float(loss) * w[:, 1:].numel()
+        count += w[:, 1:].numel()
+    return total / count
+
+
+class BudgetSpent(Exception):
+    """Raised by the callback when a recipe's wall-clock budget is used up."""
+
+
+def run_recipe(name: str, recipe: dict, train_ids, val_ids, vocab_size: int, budget: float, val_bytes: int) -> dict:
+    config = GPTConfig(vocab_size=vocab_size, block_size=recipe["block_size"], n_layer=recipe["n_layer"],
+                       n_head=recipe["n_head"], n_embd=recipe["n_embd"], dropout=recipe["dropout"])
+    keys = ("batch_size", "lr", "min_lr", "warmup_steps", "weight_decay", "betas", "grad_clip")
+    common = dict(progress=False, device="cpu", seed=1337, **{k: recipe[k] for k in keys})
+    # Measure the step time briefly, then plan the schedule (warm-up + cosine) to end when the budget does.
+    torch.manual_seed(0)
+    probe = train(GPT(config), train_ids, None, TrainConfig(steps=12, eval_every=1000, eval_batches=1, **common))
+    step_s = statistics.median(recipe["batch_size"] * recipe["block_size"] / t for t in probe.tokens_per_s[2:])
+    steps = max(20, int(budget / step_s))
+    # The schedule is planned to end with the budget: warm-up is the recipe's, but at most a tenth of the steps
+    # (the same rule for both recipes; on a slow or busy machine a short budget would otherwise be all warm-up).
+    common["warmup_steps"] = min(recipe["warmup_steps"], max(1, steps // 10))
+    torch.manual_seed(0)
+    model = GPT(config)
+    done = []
+
+    def stop_at_budget(history) -> None:  # on a busy machine the probe misjudges: the budget is enforced as well
+        done[:] = [history]
+        if history.elapsed_s >= budget and not history.done:
+            raise BudgetSpent
+
+    try:
+        history = train(model, train_ids, None, TrainConfig(steps=steps, eval_every=steps + 1, eval_batches=1, **common),
+                        stop_at_budget)
+    except BudgetSpent:
+        history = done[0]
+    loss = full_loss(model, val_ids)
+    bpb = bits_per_byte(loss, len(val_ids) - 1, val_bytes)
+    print(f"  {name}: {history.steps[-1]} of {steps} planned steps in {history.elapsed_s:.0f} s ({sum(history.tokens_per_s) / len(history.tokens_per_s):,.0f} "
+          f"tok/s), val loss {loss:.4f} nats/token = {bpb:.4f} bits/byte", flush=True)
+    return {"steps": history.steps[-1], "seconds": history.elapsed_s, "loss": loss, "bpb": bpb}
+
+
+def quality(budget: float) -> dict:
+    from gptlab.tokenizers import BPETokenizer, CharTokenizer
+
+    train_text, val_text = corpus_split()
+    val_bytes = len(val_text.encode("utf-8"))
+    bpe = BPETokenizer().train(train_text, vocab_size=RECIPE["vocab_size"])
+    chars = CharTokenizer(text=train_text + val_text)
+    results = {}
+    results["course"] = run_recipe(f"course (BPE {RECIPE['vocab_size']}, {COURSE['n_layer']}x{COURSE['n_head']}x{COURSE['n_embd']}, "
+                                   f"block {COURSE['block_size']}, batch {COURSE['batch_size']})", COURSE, encode_corpus(train_text, bpe),
+                                   encode_corpus(val_text, bpe), bpe.vocab_size, budget, val_bytes)
+    results["nanogpt"] = run_recipe("nanoGPT CPU (chars, 4x4x128, block 64, batch 12)", NANOGPT_CPU,
+                                    to_tensor(chars.encode(train_text), chars.vocab_size),
+                                    to_tensor(chars.encode(val_text), chars.vocab_size), chars.vocab_size, budget, val_bytes)
+    return results
+
+
+# ----- 3. memory -------------------------------------------------------------------------------------
+
+
+def peak_rss(steps: int, threads: int | None) -> float:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        command = [sys.executable, "-m", "gptlab", "train", "--steps", str(steps), "--eval-every", str(steps),
+                   "--out", f"{directory}/rss.safetensors", "--no-progress"] + (["--threads", str(threads)] if threads else [])
+        subprocess.run(command, check=True, capture_output=True, env={**__import__("os").environ, "GPTLAB_CACHE": directory})
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # KiB -> GiB
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget", type=float, default=180.0, help="seconds of training per recipe for quality per minute")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved throughput rounds (median reported)")
+    parser.add_argument("--steps", type=int, default=5, help="training steps per model per round")
+    parser.add_argument("--threads", type=int, help="torch threads (default: PyTorch's choice)")
+    parser.add_argument("--rss-steps", type=int, default=30)
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {machine()}")
+    if not args.skip_throughput:
+        print("1. throughput (forward + backward + AdamW step), course config, batch 16 x 256:")
+        t = throughput(args.rounds, args.steps)
+        print(f"   gptlab {t['ours']:,.0f} tok/s vs transformers GPT2LMHeadModel {t['theirs']:,.0f} tok/s "
+              f"({t['params']:,} parameters): median ratio {t['ratio']:.2f}x (target >= 1.0x, goal >= 1.2x)")
+    if not args.skip_quality:
+        print(f"2. quality per minute: validation bits per byte after {args.budget:.0f} s of training each:")
+        q = quality(args.budget)
+        ratio = q["nanogpt"]["bpb"] / q["course"]["bpb"]
+        verdict = "lower (better)" if q["course"]["bpb"] < q["nanogpt"]["bpb"] else "NOT lower"
+        print(f"   course {q['course']['bpb']:.4f} bpb vs nanoGPT CPU recipe {q['nanogpt']['bpb']:.4f} bpb: ours is {verdict}, "
+              f"nanoGPT/course = {ratio:.2f}x")
+    rss = peak_rss(args.rss_steps, args.threads)
+    print(f"3. peak RSS of `gptlab train` ({args.rss_steps} steps, course recipe) in a subprocess: {rss:.2f} GiB "
+          f"({'<' if rss < 3 else '>='} 3 GB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m gptlab.serve` runs `gptlab serve`."""
+
+import sys
+
+from gptlab.serve.cli import main
+
+sys.exit(main())

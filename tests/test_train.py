@@ -1,0 +1,213 @@
+"""The training loop: learning-rate schedule, weight decay groups, determinism, DDP, the live plot, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from gptlab.model import GPT, GPTConfig
+from gptlab.train import History, TrainConfig, configure_optimizer, estimate_loss, get_lr, sample, train
+
+TINY = dict(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
+
+
+def tiny_model(seed: int = 0, **overrides) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(**{**TINY, **overrides}))
+
+
+def tiny_data(n: int = 4000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    # a learnable stream: mostly "count up by one", with some noise
+    data = (torch.arange(n) % 64 + (torch.rand(n, generator=g) < 0.1) * torch.randint(0, 64, (n,), generator=g)) % 64
+    data = data.to(torch.uint16)
+    return data[: n * 9 // 10], data[n * 9 // 10 :]
+
+
+def quick(**overrides) -> TrainConfig:
+    return TrainConfig(**{**dict(steps=12, batch_size=8, lr=3e-3, min_lr=3e-4, warmup_steps=3, eval_every=6, eval_batches=2,
+                                 progress=False, device="cpu"), **overrides})
+
+
+# ----- the learning-rate schedule -----------------------------------------------------------------
+
+
+def test_get_lr_warmup_cosine_and_floor():
+    c = TrainConfig(steps=110, lr=1e-3, min_lr=1e-4, warmup_steps=10)
+    assert get_lr(0, c) == pytest.approx(1e-4)  # lr * 1/10
+    assert get_lr(4, c) == pytest.approx(5e-4)
+    assert get_lr(9, c) == pytest.approx(1e-3)  # the peak at the end of warm-up
+    assert get_lr(10, c) == pytest.approx(1e-3)  # cosine starts at the peak
+    assert get_lr(60, c) == pytest.approx(5.5e-4)  # half way: the mean of lr and min_lr
+    assert get_lr(110, c) == pytest.approx(1e-4) and get_lr(10_000, c) == pytest.approx(1e-4)
+    after = [get_lr(s, c) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(after, after[1:]))  # never rises after warm-up
+    assert min(get_lr(s, c) for s in range(200)) >= 1e-4 - 1e-12
+    assert get_lr(0, TrainConfig(steps=10, lr=1e-3, min_lr=0.0, warmup_steps=0)) == pytest.approx(1e-3)
+
+
+def test_train_config_rejects_bad_values():
+    for bad in (dict(steps=0), dict(batch_size=-1), dict(min_lr=1.0, lr=0.1), dict(dtype="int8"), dict(compile="yes"),
+                dict(stop_at=99, steps=10), dict(warmup_steps=-1)):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+
+
+# ----- the optimizer ------------------------------------------------------------------------------
+
+
+def test_weight_decay_only_on_2d_parameters():
+    model = tiny_model()
+    opt = configure_optimizer(model, TrainConfig(weight_decay=0.1), torch.device("cpu"))
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() == 2 for p in decay["params"]) and all(p.dim() == 1 for p in no_decay["params"])
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)] for p in decay["params"]} >= {"transformer.wte.weight", "transformer.wpe.weight",
+                                                       "transformer.h.0.attn.c_attn.weight"}
+    assert "transformer.h.0.ln_1.weight" in {names[id(p)] for p in no_decay["params"]}
+    counted = sum(p.numel() for g in opt.param_groups for p in g["params"])
+    assert counted == model.num_params()  # every parameter once (the tied embedding is not counted twice)
+
+
+# ----- the loop --------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_losses_and_learning_happens():
+    train_ids, val_ids = tiny_data()
+    a = train(tiny_model(), train_ids, val_ids, quick(steps=20, eval_every=5))
+    b = train(tiny_model(), train_ids, val_ids, quick(steps=20, eval_every=5))
+    c = train(tiny_model(), train_ids, val_ids, quick(steps=3, eval_every=5, seed=2))
+    assert a.losses == b.losses and a.val_losses == b.val_losses
+    assert a.losses[:3] != c.losses
+    assert a.steps == list(range(1, 21)) and a.eval_steps == [5, 10, 15, 20]
+    assert a.val_losses[-1] < a.val_losses[0] < math.log(64) + 0.5
+    assert len(a.lrs) == len(a.tokens_per_s) == 20 and all(t > 0 for t in a.tokens_per_s)
+    assert History.from_dict(a.to_dict()) == a
+
+
+def test_gradient_accumulation_and_progress_bar_and_callback():
+    train_ids, val_ids = tiny_data()
+    calls = []
+    history = train(tiny_model(), train_ids, None, quick(steps=4, batch_size=4, grad_accum=2, progress=True),
+                    callback=lambda h: calls.append((h.steps[-1], h.done)))
+    assert calls == [(1, False), (2, False), (3, False), (4, True)]
+    assert all(math.isnan(v) for v in history.val_losses)
+    assert history.tokens_per_s[-1] > 0
+
+
+def test_estimate_loss_is_repeatable_and_in_eval_mode():
+    model = tiny_model(dropout=0.5)
+    _, val_ids = tiny_data()
+    model.train()
+    a = estimate_loss(model, val_ids, batches=3, batch_size=4, seed=5)
+    b = estimate_loss(model, val_ids, batches=3, batch_size=4, seed=5)
+    assert a == b and model.training  # no dropout noise; the mode is restored
+
+
+def test_training_errors_are_clear():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="block_size \\+ 1"):
+        train(model, torch.arange(10), None, quick())
+    with pytest.raises(ValueError, match="vocab_size is 64"):
+        train(model, torch.arange(200), None, quick())
+    with pytest.raises(ValueError, match="exceeds the model's block_size"):
+        train(model, torch.arange(200) % 64, None, quick(block_size=32))
+
+
+def test_sample_writes_text():
+    from gptlab.tokenizers import ByteTokenizer
+
+    class Bytes(ByteTokenizer):
+        special_tokens = {}
+
+    model = tiny_model(vocab_size=256)
+    text = sample(model, Bytes(), "ab", max_new_tokens=5, seed=0)
+    assert text.startswith("ab") and text == sample(model, Bytes(), "ab", max_new_tokens=5, seed=0)
+
+
+def test_live_plot_is_silent_outside_notebooks_and_draws_when_asked():
+    from gptlab.viz.training import LiveLossPlot, plot_history
+
+    train_ids, val_ids = tiny_data()
+    history = train(tiny_model(), train_ids, val_ids, quick(steps=4, eval_every=2))
+    quiet = LiveLossPlot()
+    quiet(history)  # not in a Jupyter kernel: nothing happens, nothing breaks
+    assert quiet.draws == 0 and quiet.figure is None
+    forced = LiveLossPlot(enabled=True, every_s=0)
+    forced(history)
+    forced(history)
+    assert forced.draws == 2 and forced.figure is not None
+    assert len(plot_history(history.to_dict()).axes) == 2
+
+
+# ----- data parallel ------------------------------------------------------------------------------------
+
+DDP_SCRIPT = textwrap.dedent("""
+    import json, sys, torch
+    torch.set_num_threads(1)
+    sys.path.insert(0, {tests!r})
+    from test_train import tiny_data, tiny_model, quick
+    from gptlab.train import train
+    train_ids, val_ids = tiny_data()
+    history = train(tiny_model(), train_ids, val_ids, quick(steps=6, eval_every=3, batch_size=8, grad_accum=2))
+    import os
+    if os.environ["RANK"] == "0":
+        json.dump(history.to_dict(), open({out!r}, "w"))
+""")
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path):
+    out = tmp_path / "ddp.json"
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out)))
+    env = {**os.environ, "GPTLAB_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             str(script)], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ddp = json.loads(out.read_text())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_ids, val_ids = tiny_data()
+        single = train(tiny_model(), train_ids, val_ids, quick(steps=6, eval_every=3, batch_size=8, grad_accum=2))
+    finally:
+        torch.set_num_threads(threads)
+    assert ddp["steps"] == single.steps
+    assert ddp["losses"] == pytest.approx(single.losses, abs=1e-5)
+    assert ddp["val_losses"] == pytest.approx(single.val_losses, abs=1e-5)
+
+
+# ----- the command line ------------------------------------------------------------------------------------
+
+
+def test_cli_help_is_fast_and_lists_train():
+    result = subprocess.run([sys.executable, "-m", "gptlab", "train", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "--resume" in result.stdout and "--export" in result.stdout
+
+
+@pytest.mark.slow
+def test_cli_trains_exports_and_resumes(tmp_path, monkeypatch, capsys):
+    from gptlab.checkpoint import load_checkpoint
+    from gptlab.cli import main
+
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
+    out, export = tmp_path / "run.safetensors", tmp_path / "export.safetensors"
+    args = ["train", "--out", str(out), "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32",
+            "--vocab-size", "300", "--batch-size", "4", "--eval-every", "2", "--eval-batches", "1", "--no-progress"]
+    assert main(args + ["--steps", "4", "--export", str(export)]) == 0
+    assert "SHA-256" in capsys.readouterr().out
+    shipped = load_checkpoint(export)
+    assert shipped.step == 4 and shipped.optimizer_state is None and shipped.tokenizer.vocab_size == 300
+    assert shipped.model_state["transformer.wte.weight"].dtype == torch.float16
+    assert main(args + ["--steps", "6", "--resume"]) == 0
+    assert load_checkpoint(out).step == 6
