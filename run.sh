@@ -44,7 +44,7 @@ fi
 
 "${pip[@]}" install -q -e ".[test]"
 # One torch thread per test worker: two workers on two cores, no oversubscription.
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 MPLBACKEND=Agg
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
 "$venv/bin/gptlab" lessons --check
 exec "$venv/bin/python" -m pytest -n "${GPTLAB_TEST_WORKERS:-auto}" --dist loadscope --nbval-lax \
   tests lessons solutions "$@"

@@ -82,6 +82,7 @@ def sampling_panel(model, tokenizer, prompt: str, max_tokens: int = 40, seed: in
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
+    from IPython.display import display
 
     prompt_ids = tokenizer.encode(prompt)
     logits = next_token_logits(model, prompt_ids)
@@ -98,7 +99,8 @@ def sampling_panel(model, tokenizer, prompt: str, max_tokens: int = 40, seed: in
         with out:
             out.clear_output(wait=True)
             fig = plot_next_token_distribution(logits, tokenizer, **settings)
-            plt.show(fig)
+            display(fig)  # explicit: works whatever matplotlib backend the kernel has
+            plt.close(fig)
             [completion] = generate(model, prompt_ids, max_tokens=max_tokens, seed=seed_box.value, tokenizer=tokenizer, **settings)
             print(prompt + completion.text)
 
