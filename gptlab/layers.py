@@ -6,7 +6,6 @@ and the version the rest of the package uses.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
