@@ -1,0 +1,217 @@
+"""Lesson 10's library: data sets, the classifier, instruction batches, LoRA (merge keeps outputs), bad input."""
+
+import pytest
+import torch
+from torch import nn
+
+from gptlab.data import FINETUNE_SPLITS
+from gptlab.data.finetune_sets import (CLASSES, TASKS, format_prompt, genre_passages, instruction_examples,
+                                       split_titles)
+from gptlab.finetune import (GPTClassifier, bag_of_words_accuracy, check_labels, confusion_matrix, count_trainable,
+                             encode_instruction, encode_passages, exact_match, freeze_layers, instruction_batch,
+                             pool_last_token, predict, respond, train_classifier, train_instructions)
+from gptlab.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
+from gptlab.model import GPT, GPTConfig
+from gptlab.tokenizers.bpe import BPETokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    text = " ".join(p.text for p in genre_passages("validation")[:60])
+    return BPETokenizer().train(text, vocab_size=300)
+
+
+def tiny_gpt(seed=0, vocab_size=300, block_size=64):
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=2, n_head=2, n_embd=16)).eval()
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+
+def test_genre_split_is_by_play_and_uses_the_held_out_plays():
+    titles = {split: {p.title for p in genre_passages(split)} for split in ("train", "validation", "test")}
+    assert titles["validation"] == set(FINETUNE_SPLITS["validation"])
+    assert titles["test"] == set(FINETUNE_SPLITS["test"])
+    assert not titles["train"] & (titles["validation"] | titles["test"])
+    assert len(split_titles("train")) == 29
+
+
+def test_genre_sets_are_balanced_seeded_and_labelled_consistently():
+    for split, size in (("train", 1200), ("validation", 180), ("test", 300)):
+        passages = genre_passages(split)
+        assert len(passages) == size
+        assert [sum(p.label == i for p in passages) for i in range(3)] == [size // 3] * 3
+        assert all(CLASSES[p.label] == p.genre and p.text.strip() for p in passages)
+    assert genre_passages("test") == genre_passages("test", seed=0)
+    assert genre_passages("test") != genre_passages("test", seed=1)
+
+
+def test_instruction_set_size_tasks_and_answers():
+    train = instruction_examples("train")
+    assert len(train) == 4000 and {e.task for e in train} == set(TASKS)
+    assert len(instruction_examples("test")) == 500
+    for e in train[:200]:
+        words = e.input.split()
+        if e.task == "uppercase":
+            assert e.response == e.input.upper()
+        elif e.task == "reverse":
+            assert e.response.split() == words[::-1]
+        elif e.task == "last_word":
+            assert e.response == words[-1]
+        elif e.task == "speaker":
+            assert e.input.startswith(e.response + ":")
+        assert e.prompt == format_prompt(e.instruction, e.input) and e.prompt.endswith("Response:")
+    assert instruction_examples("train") == train
+
+
+def test_unknown_split_is_rejected():
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        genre_passages("dev")
+    with pytest.raises(ValueError, match="unknown split"):
+        instruction_examples("dev")
+
+
+# --- classification ----------------------------------------------------------------------------------
+
+
+def test_last_token_pooling_under_right_padding():
+    hidden = torch.arange(2 * 4 * 1, dtype=torch.float32).view(2, 4, 1)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
+    assert pool_last_token(hidden, mask).flatten().tolist() == [3.0, 5.0]
+
+
+def test_padding_does_not_change_a_passage_score(tokenizer):
+    clf = GPTClassifier(tiny_gpt(), 3).eval()
+    idx, mask = encode_passages(tokenizer, ["to be or not to be, that is the question", "fair is foul"], 64, pad_id=0)
+    alone, _ = encode_passages(tokenizer, ["fair is foul"], 64, pad_id=0)
+    with torch.no_grad():
+        together = clf(idx, mask)[1]
+        single = clf(alone, torch.ones_like(alone))[0]
+    torch.testing.assert_close(together, single, atol=1e-5, rtol=1e-5)
+
+
+def test_classifier_trains_and_freezing_limits_trainable_parameters(tokenizer):
+    clf = GPTClassifier(tiny_gpt(), 3)
+    everything = freeze_layers(clf, None)
+    head_only = freeze_layers(clf, 0)
+    assert head_only == 16 * 3 + 3 + 2 * 16  # head + ln_f
+    assert everything > freeze_layers(clf, 1) > head_only
+    texts = ["the king is dead", "a merry jest", "the crown of england"] * 4
+    idx, mask = encode_passages(tokenizer, texts, 64, pad_id=0)
+    labels = torch.tensor([2, 0, 1] * 4)
+    freeze_layers(clf, None)
+    log = train_classifier(clf, idx, mask, labels, steps=30, batch_size=6, lr=3e-3)
+    assert log.losses[-1] < log.losses[0]
+    assert (predict(clf, idx, mask) == labels).float().mean() == 1.0
+    assert confusion_matrix(predict(clf, idx, mask), labels, 3).trace() == 12
+
+
+def test_bag_of_words_baseline_runs():
+    acc, predicted = bag_of_words_accuracy(["merry jest", "dead king", "crown war"] * 3, [0, 2, 1] * 3,
+                                           ["a merry jest", "war"], [0, 1])
+    assert acc == 1.0 and predicted == [0, 1]
+
+
+# --- instruction batches --------------------------------------------------------------------------------
+
+
+def test_instruction_batch_masks_prompt_and_padding():
+    idx, targets = instruction_batch([([1, 2, 3], [4, 5]), ([6], [7])], pad_id=9)
+    assert idx.tolist() == [[1, 2, 3, 4], [6, 9, 9, 9]]
+    assert targets.tolist() == [[-100, -100, 4, 5], [7, -100, -100, -100]]
+
+
+def test_response_only_loss_trains_the_response(tokenizer):
+    model = tiny_gpt(block_size=128)
+    eot = tokenizer.special_tokens["<|endoftext|>"]
+    examples = instruction_examples("train")[:16]
+    pairs = [encode_instruction(tokenizer, e.prompt, e.response, 128) for e in examples]
+    log = train_instructions(model, pairs, pad_id=eot, steps=40, batch_size=8, lr=3e-3)
+    assert log.losses[-1] < log.losses[0] * 0.7
+    answers = respond(model, tokenizer, [examples[0].prompt], max_tokens=4)
+    assert len(answers) == 1 and isinstance(answers[0], str)
+    assert exact_match([e.response for e in examples[:3]], examples[:3])["all"] == 1.0
+
+
+# --- LoRA -----------------------------------------------------------------------------------------------
+
+
+def test_lora_starts_as_the_base_layer_and_freezes_it():
+    torch.manual_seed(0)
+    base = nn.Linear(8, 5)
+    layer = LoRALinear(base, r=2, alpha=4)
+    x = torch.randn(3, 8)
+    torch.testing.assert_close(layer(x), base(x))
+    assert {n for n, p in layer.named_parameters() if p.requires_grad} == {"A", "B"}
+    assert layer.scaling == 2.0
+
+
+def test_merging_lora_leaves_outputs_unchanged():
+    model = tiny_gpt()
+    names = add_lora(model, r=4, alpha=8)
+    assert len(names) == 4 and count_trainable(model) == lora_parameter_count(model) == 2 * (4 * (16 + 48) + 4 * (16 + 16))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, LoRALinear):
+                module.B.normal_()  # as if trained: the adapters now change the output
+    idx = torch.randint(0, 300, (2, 12))
+    with torch.no_grad():
+        before = model(idx)[0]
+    assert merge_lora(model) == 4
+    assert not any(isinstance(m, LoRALinear) for m in model.modules())
+    with torch.no_grad():
+        after = model(idx)[0]
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=0)
+    assert not torch.allclose(after, tiny_gpt()(idx)[0], atol=1e-3)  # and they are not the base model's
+
+
+def test_lora_rejects_bad_ranks():
+    with pytest.raises(ValueError, match="rank r must be a positive int"):
+        LoRALinear(nn.Linear(4, 4), r=0, alpha=1)
+    with pytest.raises(ValueError, match="larger than the layer"):
+        LoRALinear(nn.Linear(4, 4), r=5, alpha=1)
+    with pytest.raises(TypeError, match="wraps an nn.Linear"):
+        LoRALinear(nn.Conv1d(4, 4, 1), r=1, alpha=1)
+
+
+# --- bad input --------------------------------------------------------------------------------------------
+
+
+def test_labels_outside_the_class_range_are_rejected():
+    with pytest.raises(ValueError, match=r"label 2 is 3, outside the class range 0..2"):
+        check_labels([0, 1, 3], 3)
+    with pytest.raises(ValueError, match="outside the class range"):
+        check_labels(torch.tensor([-1]), 3)
+    with pytest.raises(TypeError, match="labels must be ints"):
+        check_labels([0.5], 3)
+    clf = GPTClassifier(tiny_gpt(), 3)
+    idx = torch.ones(2, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match="outside the class range"):
+        train_classifier(clf, idx, torch.ones_like(idx), torch.tensor([0, 5]), steps=1)
+
+
+def test_empty_examples_are_rejected(tokenizer):
+    with pytest.raises(ValueError, match="text 1 is empty"):
+        encode_passages(tokenizer, ["fair", ""], 16, pad_id=0)
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        encode_instruction(tokenizer, "  ", "yes", 64)
+    with pytest.raises(ValueError, match="the response is empty"):
+        encode_instruction(tokenizer, "Instruction: x", "", 64)
+    with pytest.raises(ValueError, match="example 1 has an empty response"):
+        instruction_batch([([1], [2]), ([3], [])], pad_id=0)
+    with pytest.raises(ValueError, match="has no real token"):
+        pool_last_token(torch.zeros(1, 3, 2), torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="an example is empty"):
+        bag_of_words_accuracy(["a", " "], [0, 1], ["a"], [0])
+
+
+def test_a_prompt_longer_than_the_block_is_rejected_or_cut_with_a_notice(tokenizer):
+    long_prompt = format_prompt("Reverse the order of the words.", "word " * 200)
+    with pytest.raises(ValueError, match=r"longer than block_size 64: shorten the input"):
+        encode_instruction(tokenizer, long_prompt, "x", 64)
+    with pytest.warns(UserWarning, match="cut from the left"):
+        respond(tiny_gpt(), tokenizer, [long_prompt], max_tokens=2)
+    idx, mask = encode_passages(tokenizer, ["word " * 200], 64, pad_id=0)
+    assert idx.shape == (1, 64)  # a long passage keeps its last 64 tokens
