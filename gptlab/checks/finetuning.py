@@ -259,21 +259,44 @@ def _lora_cases(seed: int) -> list[Case]:
     return cases
 
 
-def _lora_mutant(b_random=False, scaling=lambda alpha, r: alpha / r, freeze=True):
-    class Mutant(nn.Module):
-        def __init__(self, base, r, alpha):
-            super().__init__()
-            self.base = base
-            if freeze:
-                base.requires_grad_(False)
-            self.scaling = scaling(alpha, r)
-            self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
-            self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.1 if b_random else torch.zeros(base.out_features, r))
+class _LoRAMistake(nn.Module):
+    """A LoRA layer with switchable mistakes; each catalog entry below switches on exactly one."""
 
-        def forward(self, x):
-            return self.base(x) + self.scaling * (x @ self.A.T @ self.B.T)
+    b_random = False
+    freeze = True
 
-    return Mutant
+    def scaling_for(self, alpha, r):
+        return alpha / r
+
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base = base
+        if self.freeze:
+            base.requires_grad_(False)
+        self.scaling = self.scaling_for(alpha, r)
+        self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
+        self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.1 if self.b_random else torch.zeros(base.out_features, r))
+
+    def forward(self, x):
+        return self.base(x) + self.scaling * (x @ self.A.T @ self.B.T)
+
+
+class _BNotZero(_LoRAMistake):
+    b_random = True
+
+
+class _NoScaling(_LoRAMistake):
+    def scaling_for(self, alpha, r):
+        return 1.0
+
+
+class _ScalingInverted(_LoRAMistake):
+    def scaling_for(self, alpha, r):
+        return r / alpha
+
+
+class _BaseTrainable(_LoRAMistake):
+    freeze = False
 
 
 class _LoRAMergedWeight(nn.Module):
@@ -317,14 +340,14 @@ check_lora_linear = make_check(CheckSpec(
     make_cases=_lora_cases,
     invoke=lora_invoker,
     mistakes=[
-        Mistake("b-not-zero", _lora_mutant(b_random=True),
+        Mistake("b-not-zero", _BNotZero,
                 "at the start your layer's output differs from the base layer's: B must start at zero (torch.zeros), "
                 "so that B·A = 0 and fine-tuning starts from the pretrained model"),
-        Mistake("no-scaling", _lora_mutant(scaling=lambda alpha, r: 1.0),
+        Mistake("no-scaling", _NoScaling,
                 "the update is not scaled: multiply the low-rank path by alpha / r"),
-        Mistake("scaling-inverted", _lora_mutant(scaling=lambda alpha, r: r / alpha),
+        Mistake("scaling-inverted", _ScalingInverted,
                 "the scaling is upside down: it is alpha / r, not r / alpha"),
-        Mistake("base-trainable", _lora_mutant(freeze=False),
+        Mistake("base-trainable", _BaseTrainable,
                 "the base layer's weight and bias are still trainable: call requires_grad_(False) on them, so only A "
                 "and B train (that is the point of LoRA)"),
     ],

@@ -37,7 +37,8 @@ def _invoke_batch(impl, case):
 
 
 def _y_equals_x(data, batch_size, block_size, generator):
-    x, _ = reference_get_batch(data, batch_size, block_size, generator)
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    x = torch.stack([data[s : s + block_size] for s in starts]).long()
     return x, x.clone()
 
 
@@ -49,8 +50,10 @@ def _crossing_the_end(data, batch_size, block_size, generator):
 
 
 def _not_long(data, batch_size, block_size, generator):
-    x, y = reference_get_batch(data, batch_size, block_size, generator)
-    return x.to(data.dtype), y.to(data.dtype)
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    x = torch.stack([data[s : s + block_size] for s in starts])
+    y = torch.stack([data[s + 1 : s + 1 + block_size] for s in starts])
+    return x, y
 
 
 def _y_shifted_back(data, batch_size, block_size, generator):
@@ -197,7 +200,9 @@ def _step_cases(seed: int) -> list[Case]:
 def _invoke_steps(impl, case):
     torch.manual_seed(case.init["seed"])
     model = GPT(GPTConfig(vocab_size=32, block_size=8, n_layer=1, n_head=2, n_embd=16))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.1)
+    # Plain SGD: its update is proportional to the gradient, so the check's numbers do not depend on
+    # rounding noise (AdamW rescales tiny, noisy gradients to full-size steps, which differs per machine).
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     with torch.enable_grad():  # the runner calls learner code under no_grad; a training step needs gradients
         losses = [float(impl(model, optimizer, x, y, case.kwargs["grad_clip"])) for x, y in case.args]
     weights = torch.cat([p.detach().flatten() for p in model.parameters()])
@@ -264,6 +269,8 @@ check_train_step = make_check(CheckSpec(
                 "model.parameters(), grad_clip) between backward and step (clipping after the step changes nothing)"),
     ],
     variants=[_zero_grad_set_to_zeros, _model_zero_grad],
+    atol=1e-4,
+    rtol=1e-3,
     hints=[
         "Four moves, in an order that matters: clear old gradients, compute the loss and its gradients, limit their "
         "size, update the weights.",
