@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from gptlab import corpus
 from gptlab.checks.core import Case, CheckSpec, Mistake
 from gptlab.checks.notebook import make_check
 from gptlab.model import GPT, GPTConfig
@@ -13,11 +14,8 @@ from gptlab.model import GPT, GPTConfig
 
 
 def reference_get_batch(data, batch_size, block_size, generator):
-    """(x, y) int64 (batch_size, block_size): random windows of block_size + 1 tokens, y shifted by one."""
-    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
-    x = torch.stack([data[s : s + block_size] for s in starts]).long()
-    y = torch.stack([data[s + 1 : s + 1 + block_size] for s in starts]).long()
-    return x, y
+    """(x, y) int64 (batch_size, block_size): the package's sampler, which the training loop uses."""
+    return corpus.get_batch(data, batch_size, block_size, generator)
 
 
 def _batch_cases(seed: int) -> list[Case]:
