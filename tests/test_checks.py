@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gptlab.checks import CheckFailed, all_specs, evaluate, run_cases
-from gptlab.checks.core import PUBLIC_SEED, describe_difference, outcomes_match
+from gptlab.checks.core import PUBLIC_SEED, describe_difference, judge, outcomes_match
 
 SPECS = all_specs()
 MISTAKES = [(spec, m) for spec in SPECS.values() for m in spec.mistakes]
@@ -187,3 +187,22 @@ def test_module_exercise_is_built_from_the_class_and_loaded_with_reference_weigh
     result = evaluate(MODULE_SPEC, ScaleWrongName)
     assert result.status == "failed"
     assert "do not match the reference's names and shapes" in result.message and "c_proj.weight" in result.message
+
+
+def test_judging_in_threads_gives_the_same_verdicts_as_judging_alone():
+    """The grader judges learners in threads; seeding torch's shared generator must not race between them.
+
+    Before the lock, two threads judging the GPT check at once got a different "expected" output in roughly
+    one run in ten, and a correct submission was graded "failed".
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [SPECS[name] for name in ("gpt_forward", "class_token", "block")]
+    alone = {s.exercise: run_cases(s, s.reference, 7) for s in specs}
+
+    def judge_many(spec):
+        return [judge(spec, alone[spec.exercise], 7).status for _ in range(6)]
+
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        verdicts = list(pool.map(judge_many, specs))
+    assert verdicts == [["passed"] * 6] * len(specs)

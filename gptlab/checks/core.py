@@ -18,13 +18,28 @@ Taught in: solutions/00_welcome.ipynb
 from __future__ import annotations
 
 import copy
+import functools
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 
 PUBLIC_SEED = 0  # the cases a learner sees; a grader may draw fresh ones with other seeds
+
+# Cases and calls are made reproducible by seeding torch's one process-wide generator. A grader judges
+# several learners at once in threads; without this lock one thread's `manual_seed` lands between another's
+# seed and its draws, and the reference's "expected" output changes from run to run.
+_GLOBAL_RNG = threading.RLock()
+
+
+def _holding_rng(function: Callable) -> Callable:
+    @functools.wraps(function)
+    def locked(*args, **kwargs):
+        with _GLOBAL_RNG:
+            return function(*args, **kwargs)
+    return locked
 
 
 class CheckFailed(AssertionError):
@@ -138,6 +153,7 @@ class Result:
 # --- running -------------------------------------------------------------------------------------
 
 
+@_holding_rng
 def run_cases(spec: CheckSpec, impl: Callable, seed: int = PUBLIC_SEED) -> list[Outcome]:
     """Call `impl` on every case. Never raises for the implementation's own errors."""
     outcomes = []
@@ -259,6 +275,7 @@ def outcomes_match(expected: Outcome, actual: Outcome, atol: float, rtol: float)
 # --- judging -------------------------------------------------------------------------------------
 
 
+@_holding_rng
 def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> Result:
     """Verdict on a learner's outcomes. Runs only trusted code: the reference and the catalog."""
     cases = spec.make_cases(seed)
