@@ -254,3 +254,12 @@ def test_shipped_model_is_good_on_a_play_it_never_saw():
     text = sample(model, tokenizer, "ROMEO:\n", 150, seed=0)
     assert text.count(":\n") >= 2 and text.count("\n") >= 5  # speakers with colons, line breaks
     assert sum(word in text.split() for word in ("the", "and", "I", "to", "of", "you", "my", "a")) >= 3
+
+
+def test_the_test_run_never_touches_the_learners_own_cache():
+    """Lesson 07 writes "mine" into $GPTLAB_CACHE: under pytest that is a folder of the run's own (conftest.py)."""
+    from gptlab.checkpoint import default_path
+
+    cache = Path(os.environ["GPTLAB_CACHE"])
+    assert cache.name.startswith("gptlab-test-cache-") and default_path("mine").is_relative_to(cache)
+    assert not default_path("mine").is_relative_to(Path.home() / ".cache")

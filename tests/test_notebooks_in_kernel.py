@@ -49,3 +49,23 @@ def test_a_lesson_with_a_wrong_answer_still_runs_to_the_end(tmp_path):
     last = lesson.cells[-2]
     assert "tensor([0.6590, 0.2424, 0.0986])" in "".join(o.get("text", "") for o in last.outputs)
     assert exercises(lesson)[0].id == "softmax"
+
+
+@pytest.mark.slow
+def test_looking_inside_runs_on_a_learners_own_small_untrained_model(tmp_path, monkeypatch):
+    """Lesson 09 opens load("mine"): lesson 07's model (2 layers, 96 wide, context 128), or anything a learner
+    saved. The notebook must run to the end on such a model, even one that learned nothing."""
+    import torch
+
+    from gptlab.checkpoint import default_path, save_checkpoint
+    from gptlab.model import GPT, GPTConfig
+    from gptlab.pretrained import load
+
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
+    _, tokenizer = load("shipped")
+    torch.manual_seed(0)
+    mine = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=32))
+    save_checkpoint(default_path("mine"), mine, tokenizer=tokenizer)
+    nb = run(nbformat.read(ROOT / "solutions" / "09_looking_inside.ipynb", as_version=4), tmp_path)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "your own model from lesson 07" in printed and "2 layers × 2 heads, 32 wide" in printed

@@ -1,0 +1,20 @@
+"""Settings for the whole test run, made before any notebook kernel starts (kernels inherit the environment).
+
+Lesson 07 saves the learner's model into $GPTLAB_CACHE/checkpoints/mine.safetensors, and other notebooks and
+tests read and write that cache: a test run gets its own, so it never overwrites a learner's real model or
+depends on what a previous run left there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+
+def pytest_configure(config):
+    if os.environ.get("GPTLAB_TEST_CACHE") == "keep":  # opt out, to debug with your own cache
+        return
+    folder = tempfile.mkdtemp(prefix="gptlab-test-cache-")
+    os.environ["GPTLAB_CACHE"] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
