@@ -263,3 +263,19 @@ def test_the_test_run_never_touches_the_learners_own_cache():
     cache = Path(os.environ["GPTLAB_CACHE"])
     assert cache.name.startswith("gptlab-test-cache-") and default_path("mine").is_relative_to(cache)
     assert not default_path("mine").is_relative_to(Path.home() / ".cache")
+
+
+def test_atomic_writes_give_ordinary_permissions_not_mkstemps_private_ones(tmp_path):
+    """Generated lessons are handed to a class and read by the grader's sandbox user: 0600 would lock them out."""
+    from gptlab.files import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "new.ipynb", "{}")
+        assert (tmp_path / "new.ipynb").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "kept.txt").write_text("old")
+        os.chmod(tmp_path / "kept.txt", 0o640)
+        atomic_write_text(tmp_path / "kept.txt", "new")  # replacing a file keeps its mode
+        assert (tmp_path / "kept.txt").stat().st_mode & 0o777 == 0o640 and (tmp_path / "kept.txt").read_text() == "new"
+    finally:
+        os.umask(old)

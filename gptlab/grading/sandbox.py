@@ -71,7 +71,9 @@ def probe_isolation() -> Isolation:
     for extra, pid in [(("--net", "--pid", "--fork", "--kill-child"), True), (("--net",), False)]:
         prefix = ("unshare", *user, *extra, "--")
         try:
-            ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode == 0
+            # Probe with the interpreter the worker will run, not /bin/true: inside a user namespace a Python
+            # that is readable only thanks to the caller's capabilities cannot be executed at all.
+            ok = subprocess.run([*prefix, sys.executable, "-c", "pass"], capture_output=True, timeout=20).returncode == 0
         except (OSError, subprocess.SubprocessError):
             ok = False
         if ok:
