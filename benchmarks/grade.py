@@ -51,6 +51,12 @@ def main() -> None:
     print(f"graded in {wall:.1f} s ({wall / args.learners:.2f} s per learner); target < 600 s: "
           f"{'OK' if wall < 600 else 'TOO SLOW'}")
     print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    expected = {"good": "passed", "skipped": "skipped", "wrong": "failed"}
+    surprises = [(rep.learner, row) for i, rep in enumerate(sorted(result.reports, key=lambda r: r.learner))
+                 for row in rep.rows if row.status != expected[kinds[i % 3]]]
+    print(f"verdicts that differ from the submission's kind: {len(surprises)}")
+    for learner, row in surprises[:10]:
+        print(f"  {learner} ({kinds[int(learner[-2:]) % 3]}) {row.lesson}/{row.exercise}: {row.status}: {row.hint[:300]}")
 
 
 if __name__ == "__main__":

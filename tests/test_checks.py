@@ -24,10 +24,18 @@ def test_reference_passes_on_public_and_secret_cases(spec):
         assert evaluate(spec, spec.reference, seed).passed
 
 
+SLOW_TO_EVALUATE = {"gpt_forward", "cached_step"}  # ~0.5 s per seed: fewer fresh seeds keep the suite fast
+
+
 @pytest.mark.parametrize("spec,variant", VARIANTS, ids=[f"{s.exercise}-{v.__name__}" for s, v in VARIANTS])
 def test_correct_variant_passes(spec, variant):
-    result = evaluate(spec, variant)
-    assert result.passed, result.message
+    """On the public cases and on 40 fresh ones, as a grader draws them: a correct answer that rounds differently
+    from the reference (a fused kernel, another summation order) must never fail. This caught a LayerNorm case
+    where float32 rounding alone exceeded the tolerance on about one seed in twenty."""
+    fresh = 6 if spec.exercise in SLOW_TO_EVALUATE else 40
+    for seed in [PUBLIC_SEED] + [1 + (7919 * i * i + 104729 * i) % (2**31 - 2) for i in range(1, fresh + 1)]:
+        result = evaluate(spec, variant, seed)
+        assert result.passed, f"seed {seed}: {result.message}"
 
 
 @pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))

@@ -161,6 +161,9 @@ check_scaled_dot_product_attention = make_check(CheckSpec(
                 "with causal=True, position i must not see positions after it; your function ignores the flag"),
     ],
     variants=[_einsum, _fused_output, _logsumexp],
+    # On the 'large logits' case the output is a small sum of values of size ~6: float32 rounding of logits near 100
+    # moves correct implementations (yours vs torch's fused kernel) apart by up to ~2e-5 there. The mistakes are O(1).
+    atol=1e-4,
     hints=[
         "Scores first: every query against every key, scaled by √d_k. Then the mask, then a softmax over the keys, then mix the values.",
         "q kᵀ: q @ k.transpose(-2, -1) is (..., T, T); hide the future with scores.masked_fill(~mask, float('-inf')) "
