@@ -52,11 +52,12 @@ def main() -> None:
           f"{'OK' if wall < 600 else 'TOO SLOW'}")
     print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     expected = {"good": "passed", "skipped": "skipped", "wrong": "failed"}
-    surprises = [(rep.learner, row) for i, rep in enumerate(sorted(result.reports, key=lambda r: r.learner))
-                 for row in rep.rows if row.status != expected[kinds[i % 3]]]
+    kind_of = {f"learner{i:02d}": kinds[i % 3] for i in range(args.learners)}
+    surprises = [(rep.learner, row) for rep in result.reports for row in rep.rows
+                 if row.status != expected[kind_of[rep.learner]]]
     print(f"verdicts that differ from the submission's kind: {len(surprises)}")
     for learner, row in surprises[:10]:
-        print(f"  {learner} ({kinds[int(learner[-2:]) % 3]}) {row.lesson}/{row.exercise}: {row.status}: {row.hint[:300]}")
+        print(f"  {learner} ({kind_of[learner]}) {row.lesson}/{row.exercise}: {row.status}: {row.hint[:300]}")
 
 
 if __name__ == "__main__":
