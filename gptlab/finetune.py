@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gptlab.train import optimise
+
 IGNORE_INDEX = -100  # what F.cross_entropy (and GPT.forward) skip
 
 
@@ -162,15 +164,14 @@ def train_classifier(classifier: GPTClassifier, idx: torch.Tensor, mask: torch.T
     params = [p for p in classifier.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     log, start = RunLog(), time.perf_counter()
+
+    def losses():
+        for rows in _batches(idx.shape[0], batch_size, steps, seed):
+            width = int(mask[rows].sum(1).max())  # crop the batch to its longest passage
+            yield F.cross_entropy(classifier(idx[rows, :width], mask[rows, :width]), labels[rows])
+
     classifier.train()
-    for rows in _batches(idx.shape[0], batch_size, steps, seed):
-        width = int(mask[rows].sum(1).max())  # crop the batch to its longest passage
-        logits = classifier(idx[rows, :width], mask[rows, :width])
-        loss = F.cross_entropy(logits, labels[rows])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        log.losses.append(loss.item())
+    log.losses = optimise(optimizer, losses())
     classifier.eval()
     log.seconds, log.steps = time.perf_counter() - start, steps
     return log
@@ -272,14 +273,10 @@ def train_instructions(model: nn.Module, pairs: Sequence[tuple[list[int], list[i
         raise ValueError("the model has no trainable parameters (everything is frozen)")
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     log, start = RunLog(), time.perf_counter()
+    batches = (instruction_batch([pairs[i] for i in rows.tolist()], pad_id)
+               for rows in _batches(len(pairs), batch_size, steps, seed))
     model.train()
-    for rows in _batches(len(pairs), batch_size, steps, seed):
-        idx, targets = instruction_batch([pairs[i] for i in rows.tolist()], pad_id)
-        _, loss = model(idx, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        log.losses.append(loss.item())
+    log.losses = optimise(optimizer, (model(idx, targets)[1] for idx, targets in batches))
     model.eval()
     log.seconds, log.steps = time.perf_counter() - start, steps
     return log

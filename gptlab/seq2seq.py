@@ -12,7 +12,6 @@ Taught in: solutions/11_encoder_decoder.ipynb
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 
 from gptlab.attention import MultiHeadAttention, scaled_dot_product_attention
 from gptlab.layers import MLP, LayerNorm
+from gptlab.train import optimise, warmup_cosine
 from gptlab.seq2seq_data import BOS, EOS, SOURCE_VOCAB, TARGET_LEN, TARGET_VOCAB, Example, collate, encode_source
 
 
@@ -305,24 +305,19 @@ def _torch_threads(threads: int | None):
 def _fit(model: Seq2Seq, train: list[Example], steps: int, batch_size: int, lr: float, seed: int) -> list[float]:
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    warmup = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup)
-                                                 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
+
+    def losses():
+        for _ in range(steps):
+            rows = torch.randint(0, len(train), (batch_size,), generator=generator).tolist()
+            batch = collate([train[i] for i in rows], model.config.max_src_len)
+            logits = model(batch["src"], batch["tgt_in"], batch["src_mask"])
+            yield F.cross_entropy(logits.flatten(0, 1), batch["tgt_out"].flatten(), ignore_index=TARGET_VOCAB.pad_id)
+
     model.train()
-    losses = []
-    for _ in range(steps):
-        rows = torch.randint(0, len(train), (batch_size,), generator=generator).tolist()
-        batch = collate([train[i] for i in rows], model.config.max_src_len)
-        logits = model(batch["src"], batch["tgt_in"], batch["src_mask"])
-        loss = F.cross_entropy(logits.flatten(0, 1), batch["tgt_out"].flatten(), ignore_index=TARGET_VOCAB.pad_id)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
+    history = optimise(optimizer, losses(), schedule=schedule, clip_params=model.parameters())
     model.eval()
-    return losses
+    return history
 
 
 @torch.no_grad()

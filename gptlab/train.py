@@ -218,6 +218,34 @@ def _all_mean(value: torch.Tensor, world: _Distributed) -> float:
 
 
 @torch.no_grad()
+def warmup_cosine(steps: int, warmup_fraction: float = 0.05) -> Callable[[int], float]:
+    """A learning-rate *factor* for LambdaLR in the lessons' short runs: linear warm-up, then cosine decay to 0.
+
+    (`get_lr` is the pretraining schedule, with a floor at min_lr; these runs are too short to need one.)
+    """
+    warmup = max(1, int(steps * warmup_fraction))
+    return lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+
+
+def optimise(optimizer: torch.optim.Optimizer, losses, *, schedule=None, clip_params=None,
+             max_norm: float = 1.0) -> list[float]:
+    """The inner loop of the lessons' short runs (fine-tuning, seq2seq, images): for each loss that `losses`
+    yields — computed lazily, one batch at a time — zero the gradients, backpropagate, optionally clip
+    `clip_params` to `max_norm`, step the optimizer (and the schedule). Returns every step's loss."""
+    params = clip_params if clip_params is None else list(clip_params)  # model.parameters() is a one-pass generator
+    history = []
+    for loss in losses:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if params is not None:
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
+        optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        history.append(loss.item())
+    return history
+
+
 def estimate_loss(model: torch.nn.Module, data: torch.Tensor, *, batches: int = 20, batch_size: int = 16,
                   block_size: int | None = None, seed: int = 0, device: torch.device | str | None = None,
                   autocast=None, rank: int = 0, world_size: int = 1) -> float:

@@ -16,7 +16,6 @@ Taught in: solutions/13_images_as_tokens.ipynb
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
@@ -25,6 +24,7 @@ from torch import nn
 
 from gptlab.attention import MultiHeadAttention
 from gptlab.layers import Block, LayerNorm
+from gptlab.train import optimise, warmup_cosine
 
 
 def _check_images(images, patch_size: int) -> None:
@@ -198,27 +198,11 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
+    batches = (torch.randint(0, images.shape[0], (batch_size,), generator=generator) for _ in range(steps))
     model.train()
-    losses = []
-    for _ in range(steps):
-        batch = torch.randint(0, images.shape[0], (batch_size,), generator=generator)
-        loss = F.cross_entropy(model(images[batch]), labels[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
+    losses = optimise(optimizer, (F.cross_entropy(model(images[b]), labels[b]) for b in batches), schedule=schedule)
     model.eval()
     return losses
-
-
-def warmup_cosine(steps: int, warmup_fraction: float = 0.05) -> Callable[[int], float]:
-    """The learning-rate factor at each step: a linear warm-up, then a cosine decay to 0 at `steps`.
-
-    Taught in: solutions/13_images_as_tokens.ipynb
-    """
-    warmup = max(1, int(steps * warmup_fraction))
-    return lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
 
 
 @torch.no_grad()

@@ -133,21 +133,15 @@ def train_pixel_gpt(model, sequences: torch.Tensor, *, steps: int = 500, batch_s
 
     Taught in: solutions/13_images_as_tokens.ipynb
     """
-    from gptlab.vision import warmup_cosine
+    from gptlab.train import optimise, warmup_cosine
 
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
+    batches = (language_model_batch(sequences[torch.randint(0, sequences.shape[0], (batch_size,), generator=generator)])
+               for _ in range(steps))
     model.train()
-    losses = []
-    for _ in range(steps):
-        x, y = language_model_batch(sequences[torch.randint(0, sequences.shape[0], (batch_size,), generator=generator)])
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
+    losses = optimise(optimizer, (model(x, y)[1] for x, y in batches), schedule=schedule)
     model.eval()
     return losses
 

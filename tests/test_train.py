@@ -211,3 +211,26 @@ def test_cli_trains_exports_and_resumes(tmp_path, monkeypatch, capsys):
     assert shipped.model_state["transformer.wte.weight"].dtype == torch.float16
     assert main(args + ["--steps", "6", "--resume"]) == 0
     assert load_checkpoint(out).step == 6
+
+
+def test_optimise_clips_every_step_even_when_given_a_one_pass_generator():
+    """The lessons' short runs share `optimise`; `model.parameters()` is a generator that a naive loop would use
+    up on the first clip, leaving every later step unclipped."""
+    from gptlab.train import optimise
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(4, 1)
+    x = torch.randn(8, 4) * 100  # gradients far above max_norm
+    yielded, seen = [], []  # the losses handed out; the gradient norm each step left behind
+
+    def losses():
+        for _ in range(3):
+            if layer.weight.grad is not None:
+                seen.append(torch.cat([p.grad.flatten() for p in layer.parameters()]).norm().item())
+            loss = layer(x).pow(2).mean()
+            yielded.append(loss)
+            yield loss
+
+    history = optimise(torch.optim.SGD(layer.parameters(), lr=0.0), losses(), clip_params=layer.parameters(), max_norm=1.0)
+    assert history == [loss.item() for loss in yielded]
+    assert len(seen) == 2 and all(abs(n - 1.0) < 1e-4 for n in seen)  # steps 1 and 2 both clipped to norm 1
