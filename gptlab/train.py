@@ -208,10 +208,11 @@ def _autocast(config: TrainConfig, device: torch.device):
 
 
 def _all_mean(value: torch.Tensor, world: _Distributed) -> float:
+    value = value.detach()  # a number for the log, not part of the graph
     if world.world_size > 1:
         import torch.distributed as dist
 
-        value = value.detach().clone().float()
+        value = value.clone().float()
         dist.all_reduce(value)
         value /= world.world_size
     return float(value)
