@@ -26,9 +26,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gptlab.generate import generate  # noqa: E402
-from gptlab.model import GPT, GPTConfig  # noqa: E402
-from gptlab.pretrained import save_gpt2_directory  # noqa: E402
+from gptlab.generation import generate  # noqa: E402
+from gptlab.nn.model import GPT, GPTConfig  # noqa: E402
+from gptlab.nn.gpt2 import save_gpt2_directory  # noqa: E402
 
 PROMPT_LENGTH = 32
 LENGTHS = (256, 1024)

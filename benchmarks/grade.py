@@ -28,9 +28,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from test_grading import COURSE, make_submission  # the tests' submission builders
 
-    from gptlab.grading.batch import grade_folder
-    from gptlab.grading.report import write_outputs
-    from gptlab.grading.sandbox import Limits, probe_isolation
+    from gptlab.course.grading.batch import grade_folder
+    from gptlab.course.grading.report import write_outputs
+    from gptlab.course.grading.sandbox import Limits, probe_isolation
 
     kinds = ["good", "skipped", "wrong"]
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,8 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gptlab.generate import generate  # noqa: E402
-from gptlab.model import GPT, GPTConfig  # noqa: E402
+from gptlab.generation import generate  # noqa: E402
+from gptlab.nn.model import GPT, GPTConfig  # noqa: E402
 from gptlab.serve import BackgroundServer, Limits, create_app  # noqa: E402
 
 TEXT = ("ROMEO: But soft, what light through yonder window breaks? It is the east, and Juliet is the sun.\n\n"

@@ -27,10 +27,10 @@ import time
 
 import torch
 
-from gptlab.corpus import bits_per_byte, encode_corpus, to_tensor
-from gptlab.model import GPT, GPTConfig
-from gptlab.train import TrainConfig, configure_optimizer, train
-from gptlab.train_cli import RECIPE
+from gptlab.data.batches import bits_per_byte, encode_corpus, to_tensor
+from gptlab.nn.model import GPT, GPTConfig
+from gptlab.training.loop import TrainConfig, configure_optimizer, train
+from gptlab.training.cli import RECIPE
 
 # nanoGPT README, "I only have a macbook": train_shakespeare_char with these overrides.
 NANOGPT_CPU = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_steps=100,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def cmd_lessons(args) -> int:
-    from gptlab.authoring import NotebookError, build_all, out_of_date, write_all
+    from gptlab.course.authoring import NotebookError, build_all, out_of_date, write_all
 
     solutions, lessons = Path(args.solutions), Path(args.lessons)
     try:
@@ -76,7 +76,7 @@ def cmd_reset(args) -> int:
 
 def cmd_env(args) -> int:
     from gptlab.device import describe_device, pick_device
-    from gptlab.envcheck import environment_report, format_report
+    from gptlab.course.envcheck import environment_report, format_report
 
     rows = environment_report()
     print(format_report(rows))
@@ -117,7 +117,7 @@ def _add_optional_subcommands(sub) -> None:
     """Subcommands that live beside the code they drive: each module adds its own (sets `func`)."""
     import importlib
 
-    for module in ["gptlab.grading.cli", "gptlab.train_cli", "gptlab.serve.cli"]:
+    for module in ["gptlab.course.grading.cli", "gptlab.training.cli", "gptlab.serve.cli"]:
         try:
             importlib.import_module(module).add_subcommands(sub)
         except ModuleNotFoundError as error:

@@ -7,13 +7,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from gptlab.authoring import (NotebookError, RegionError, build_all, build_lesson, exercise_banner, find_regions,
+from gptlab.course.authoring import (NotebookError, RegionError, build_all, build_lesson, exercise_banner, find_regions,
                               out_of_date, read_notebook, replace_regions)
-from gptlab.authoring.regions import check_regions_in_bodies
+from gptlab.course.authoring.regions import check_regions_in_bodies
 from gptlab.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-META = {"exercise": "softmax", "check": "gptlab.checks.basics.check_softmax", "points": 1, "difficulty": 1, "minutes": 5}
+META = {"exercise": "softmax", "check": "gptlab.course.checks.basics.check_softmax", "points": 1, "difficulty": 1, "minutes": 5}
 SOLUTION = '''def softmax(x):
     """Softmax over the last axis."""
     ### BEGIN SOLUTION
@@ -62,7 +62,7 @@ def test_region_must_sit_inside_a_def_or_class():
 
 def make_solution(exercise_source=SOLUTION, extra_cells=(), banner=True, setup_source=None):
     setup = new_code_cell(setup_source or "import torch\nfrom gptlab import lesson_setup\n"
-                          "from gptlab.checks.basics import check_softmax\nlesson_setup(strict=True)")
+                          "from gptlab.course.checks.basics import check_softmax\nlesson_setup(strict=True)")
     setup.metadata["tags"] = ["setup"]
     exercise = new_code_cell(exercise_source, outputs=[], execution_count=3)
     exercise.metadata["tags"] = ["exercise"]
@@ -102,7 +102,7 @@ def test_exercise_metadata_is_validated():
     nb.cells[3].metadata.gptlab["difficulty"] = 5
     with pytest.raises(NotebookError, match="difficulty must be 1-3"):
         build_lesson(nb, "s.ipynb")
-    nb.cells[3].metadata.gptlab["check"] = "gptlab.checks.basics.check_nothing"
+    nb.cells[3].metadata.gptlab["check"] = "gptlab.course.checks.basics.check_nothing"
     nb.cells[3].metadata.gptlab["difficulty"] = 1
     with pytest.raises(NotebookError, match="has no check called 'check_nothing'"):
         build_lesson(nb, "s.ipynb")
@@ -245,8 +245,8 @@ def test_solutions_keep_outputs_and_lessons_ship_without():
 
 
 def test_every_exercise_in_the_course_has_a_registered_check():
-    from gptlab.authoring import exercises
-    from gptlab.checks import resolve_check
+    from gptlab.course.authoring import exercises
+    from gptlab.course.checks import resolve_check
 
     found = []
     for solution in sorted((ROOT / "solutions").glob("*.ipynb")):

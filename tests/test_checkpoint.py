@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from gptlab.checkpoint import (CheckpointError, default_path, load_checkpoint, load_model, save_checkpoint, sha256_file,
+from gptlab.io.checkpoint import (CheckpointError, default_path, load_checkpoint, load_model, save_checkpoint, sha256_file,
                                verify_sha256)
-from gptlab.model import GPT, GPTConfig
+from gptlab.nn.model import GPT, GPTConfig
 from gptlab.tokenizers import BPETokenizer
-from gptlab.train import TrainConfig, configure_optimizer, train
+from gptlab.training.loop import TrainConfig, configure_optimizer, train
 
 TINY = dict(vocab_size=300, block_size=16, n_layer=2, n_head=2, n_embd=32)
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\n\nJULIET:\nAy me.\n" * 30
@@ -36,7 +36,7 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def data(tokenizer):
-    from gptlab.corpus import encode_corpus, split
+    from gptlab.data.batches import encode_corpus, split
 
     return split(encode_corpus(TEXT, tokenizer), 0.2)
 
@@ -143,7 +143,7 @@ KILLED_SCRIPT = textwrap.dedent("""
     torch.set_num_threads(1)
     sys.path.insert(0, {tests!r})
     from test_checkpoint import tiny_model, config, TEXT
-    from gptlab.corpus import encode_corpus, split
+    from gptlab.data.batches import encode_corpus, split
     from gptlab.tokenizers import BPETokenizer
     tok = BPETokenizer().train(TEXT, vocab_size=300)
     train_ids, val_ids = split(encode_corpus(TEXT, tok), 0.2)
@@ -157,7 +157,7 @@ KILLED_SCRIPT = textwrap.dedent("""
             print("WRITING", flush=True)
             time.sleep(120)
     os.fsync = slow_fsync
-    from gptlab.train import train
+    from gptlab.training.loop import train
     train(tiny_model(), train_ids, val_ids, config(checkpoint_path={path!r}, checkpoint_every=4), tokenizer=tok)
     print("FINISHED", flush=True)
 """)
@@ -200,7 +200,7 @@ def test_sigkill_while_writing_leaves_the_previous_checkpoint(tmp_path, data, to
 
 
 def test_load_mine_falls_back_to_the_shipped_model(tmp_path, monkeypatch):
-    import gptlab.pretrained as pretrained
+    import gptlab.io.models as pretrained
 
     monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path))
     with pytest.warns(pretrained.ShippedModelFallback, match="mine.safetensors"):
@@ -217,7 +217,7 @@ def test_load_mine_falls_back_to_the_shipped_model(tmp_path, monkeypatch):
 
 
 def test_shipped_model_checksum_is_verified(monkeypatch):
-    import gptlab.pretrained as pretrained
+    import gptlab.io.models as pretrained
 
     verify_sha256(pretrained.shipped_path(), pretrained.SHIPPED_SHA256)
     monkeypatch.setattr(pretrained, "SHIPPED_SHA256", "0" * 64)
@@ -241,9 +241,9 @@ def heldout_loss(model, tokenizer, title: str = HELDOUT_PLAY, windows: int = 40)
 
 
 def test_shipped_model_is_good_on_a_play_it_never_saw():
-    import gptlab.pretrained as pretrained
+    import gptlab.io.models as pretrained
     from gptlab.data import FINETUNE_SPLITS
-    from gptlab.train import sample
+    from gptlab.training.loop import sample
 
     assert HELDOUT_PLAY in FINETUNE_SPLITS["test"]
     model, tokenizer = pretrained.load("shipped")
@@ -258,7 +258,7 @@ def test_shipped_model_is_good_on_a_play_it_never_saw():
 
 def test_the_test_run_never_touches_the_learners_own_cache():
     """Lesson 07 writes "mine" into $GPTLAB_CACHE: under pytest that is a folder of the run's own (conftest.py)."""
-    from gptlab.checkpoint import default_path
+    from gptlab.io.checkpoint import default_path
 
     cache = Path(os.environ["GPTLAB_CACHE"])
     assert cache.name.startswith("gptlab-test-cache-") and default_path("mine").is_relative_to(cache)

@@ -6,8 +6,8 @@ import itertools
 import pytest
 import torch
 
-from gptlab.checks import CheckFailed, all_specs, evaluate, run_cases
-from gptlab.checks.core import PUBLIC_SEED, describe_difference, judge, outcomes_match
+from gptlab.course.checks import CheckFailed, all_specs, evaluate, run_cases
+from gptlab.course.checks.core import PUBLIC_SEED, describe_difference, judge, outcomes_match
 
 SPECS = all_specs()
 MISTAKES = [(spec, m) for spec in SPECS.values() for m in spec.mistakes]
@@ -100,7 +100,7 @@ def test_hardcoded_public_answers_fail_on_secret_cases():
 
 # --- the softmax check's messages, exactly as a learner reads them -------------------------------
 
-from gptlab.checks.basics import check_softmax  # noqa: E402
+from gptlab.course.checks.basics import check_softmax  # noqa: E402
 
 
 def test_wrong_axis_names_the_axis():
@@ -152,8 +152,8 @@ def test_in_place_edit_of_the_input_is_named():
 
 from torch import nn  # noqa: E402
 
-from gptlab.checks import Case, CheckSpec, Mistake  # noqa: E402
-from gptlab.checks.core import module_invoker  # noqa: E402
+from gptlab.course.checks import Case, CheckSpec, Mistake  # noqa: E402
+from gptlab.course.checks.core import module_invoker  # noqa: E402
 
 
 class Scale(nn.Module):

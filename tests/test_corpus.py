@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gptlab.corpus import (bits_per_byte, check_windows, compact_dtype, encode_corpus, get_batch, random_offsets, split,
+from gptlab.data.batches import (bits_per_byte, check_windows, compact_dtype, encode_corpus, get_batch, random_offsets, split,
                            to_tensor, windows)
 from gptlab.data import FINETUNE_SPLITS, GENRES, held_out_titles, load_text, plays
 from gptlab.tokenizers import BPETokenizer

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gptlab import device as device_module
-from gptlab import envcheck
+from gptlab.course import envcheck
 from gptlab.device import describe_device, pick_device
 
 

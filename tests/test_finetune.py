@@ -7,11 +7,11 @@ from torch import nn
 from gptlab.data import FINETUNE_SPLITS
 from gptlab.data.finetune_sets import (CLASSES, TASKS, format_prompt, genre_passages, instruction_examples,
                                        split_titles)
-from gptlab.finetune import (GPTClassifier, bag_of_words_accuracy, check_labels, confusion_matrix, count_trainable,
+from gptlab.topics.finetune import (GPTClassifier, bag_of_words_accuracy, check_labels, confusion_matrix, count_trainable,
                              encode_instruction, encode_passages, exact_match, freeze_layers, instruction_batch,
                              pool_last_token, predict, respond, train_classifier, train_instructions)
-from gptlab.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
-from gptlab.model import GPT, GPTConfig
+from gptlab.nn.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
+from gptlab.nn.model import GPT, GPTConfig
 from gptlab.tokenizers.bpe import BPETokenizer
 
 

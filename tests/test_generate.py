@@ -1,13 +1,13 @@
-"""gptlab.generate: sampling semantics, stop strings, streaming text, the KV cache, and Hugging Face's greedy output."""
+"""gptlab.generation: sampling semantics, stop strings, streaming text, the KV cache, and Hugging Face's greedy output."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from gptlab.generate import (Chunk, KVCache, generate, make_caches, next_token_probs, stream, top_k_logits, top_k_probs,
+from gptlab.generation import (Chunk, KVCache, generate, make_caches, next_token_probs, stream, top_k_logits, top_k_probs,
                              top_p_logits, top_p_probs)
-from gptlab.model import GPT, GPTConfig
+from gptlab.nn.model import GPT, GPTConfig
 from gptlab.tokenizers import BPETokenizer, ByteTokenizer
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n\n"

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from gptlab.checks import resolve_check
+from gptlab.course.checks import resolve_check
 from gptlab.cli import main
-from gptlab.grading import integrity
-from gptlab.grading.batch import grade_folder
-from gptlab.grading.discover import find_submissions, load_course, read_submission
-from gptlab.grading.engine import LearnerReport, grade_submission
-from gptlab.grading.report import escape_markdown, feedback_html, feedback_markdown, write_outputs
-from gptlab.grading.sandbox import Limits, probe_isolation
-from gptlab.grading.serialize import Opaque, decode_outcomes, encode_outcomes
+from gptlab.course.grading import integrity
+from gptlab.course.grading.batch import grade_folder
+from gptlab.course.grading.discover import find_submissions, load_course, read_submission
+from gptlab.course.grading.engine import LearnerReport, grade_submission
+from gptlab.course.grading.report import escape_markdown, feedback_html, feedback_markdown, write_outputs
+from gptlab.course.grading.sandbox import Limits, probe_isolation
+from gptlab.course.grading.serialize import Opaque, decode_outcomes, encode_outcomes
 
 pytestmark = [pytest.mark.slow, pytest.mark.grading]
 
@@ -82,7 +82,7 @@ def mistake_source(check: str, name: str, index: int = 0) -> tuple[str, object]:
     elif code is not None and not code.co_freevars and impl.__name__ != "<lambda>":
         source = textwrap.dedent(inspect.getsource(impl)).replace(f"def {impl.__name__}(", f"def {name}(", 1)
     else:
-        source = (f"from gptlab.checks import resolve_check\n_impl = resolve_check({check!r}).spec.mistakes[{index}].impl\n"
+        source = (f"from gptlab.course.checks import resolve_check\n_impl = resolve_check({check!r}).spec.mistakes[{index}].impl\n"
                   f"def {name}(*args, **kwargs):\n    return _impl(*args, **kwargs)\n")
     prelude = "import importlib as _il\n" + "".join(
         f"globals().update({{k: v for k, v in vars(_il.import_module({m!r})).items() if not k.startswith('__') and k != {name!r}}})\n"
@@ -132,24 +132,24 @@ def hostile_sources(tmp: Path, subs: Path, out: Path) -> dict[str, str]:
         "memory_hog": "blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 2**20))\n" + GOOD,
         "fork_bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n" + GOOD,
         "huge_output": "for _ in range(200_000):\n    print('x' * 10_000)\n" + GOOD,  # 2 GB of print()
-        "deleter": (f"import os, shutil, gptlab.layers\nshutil.rmtree({str(subs)!r}, ignore_errors=True)\n"
+        "deleter": (f"import os, shutil, gptlab.nn.layers\nshutil.rmtree({str(subs)!r}, ignore_errors=True)\n"
                     f"shutil.rmtree({str(out)!r}, ignore_errors=True)\n"
-                    "try:\n    os.remove(gptlab.layers.__file__)\nexcept OSError:\n    pass\n"
-                    "try:\n    open(gptlab.layers.__file__, 'a').write('\\nBROKEN = 1\\n')\nexcept OSError:\n    pass\n" + GOOD),
+                    "try:\n    os.remove(gptlab.nn.layers.__file__)\nexcept OSError:\n    pass\n"
+                    "try:\n    open(gptlab.nn.layers.__file__, 'a').write('\\nBROKEN = 1\\n')\nexcept OSError:\n    pass\n" + GOOD),
         "monkeypatch": (mistake_source(EX.check, name)[0] +
-                        "import gptlab.checks.core as _core\nfrom gptlab.checks.core import Result\n"
+                        "import gptlab.course.checks.core as _core\nfrom gptlab.course.checks.core import Result\n"
                         f"_core.judge = lambda spec, outcomes, seed=0: Result({EX.id!r}, 'passed', 'ok')\n"
                         f"_core.same = lambda *a, **k: True\n"
-                        f"from gptlab.checks import get_spec\nget_spec({EX.id!r}).reference = {name}\n"
+                        f"from gptlab.course.checks import get_spec\nget_spec({EX.id!r}).reference = {name}\n"
                         f"get_spec({EX.id!r}).mistakes.clear()\n"
                         f"print('✓ {EX.id} — all 8 cases match')\n"
                         f"try:\n    open({str(out / 'grades.csv')!r}, 'w').write('learner,total\\nmonkeypatch,999\\n')\n"
                         "except OSError:\n    pass\n"),
         "binds_reference": f"from {ref.__module__} import {ref.__name__} as {name}\n",
-        "binds_via_spec": f"from gptlab.checks import get_spec\n{name} = get_spec({EX.id!r}).reference\n",
+        "binds_via_spec": f"from gptlab.course.checks import get_spec\n{name} = get_spec({EX.id!r}).reference\n",
         "wraps_reference": (f"import {ref.__module__} as _m\ndef {name}(*args, **kwargs):\n"
                             f"    return _m.{ref.__name__}(*args, **kwargs)\n"),
-        "hard_coded": (f"from gptlab.checks import get_spec\nfrom gptlab.checks.core import same\n"
+        "hard_coded": (f"from gptlab.course.checks import get_spec\nfrom gptlab.course.checks.core import same\n"
                        f"_spec = get_spec({EX.id!r})\n"
                        "_table = [(c.args, _spec.reference(*c.args)) for c in _spec.make_cases(0)]\n"
                        f"def {name}(*args):\n    for known, answer in _table:\n"
@@ -343,7 +343,7 @@ def test_gradescope_bundle_runs_on_one_submission(tmp_path):
 def test_outcomes_cross_the_boundary_without_pickle():
     import torch
 
-    from gptlab.checks.core import Outcome
+    from gptlab.course.checks.core import Outcome
 
     tensors: dict = {}
     values = [torch.arange(6.0).reshape(2, 3)[:, 1:], (1, 2.5, float("nan")), {"a": [True, None, "s"], 3: 4},

@@ -9,10 +9,10 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from gptlab.attention import MultiHeadAttention
-from gptlab.inspect_attention import (AttentionCapture, EmptyTextError, capture_attention, first_token_score,
+from gptlab.nn.attention import MultiHeadAttention
+from gptlab.topics.interpret import (AttentionCapture, EmptyTextError, capture_attention, first_token_score,
                                       induction_score, previous_token_score, record_attention, token_labels)
-from gptlab.model import GPT, GPTConfig
+from gptlab.nn.model import GPT, GPTConfig
 from gptlab.tokenizers import BPETokenizer, CharTokenizer
 from gptlab.viz import bertviz_offline
 from gptlab.viz.attention import attention_explorer, plot_attention, plot_heads, plot_label, plot_model

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptlab.attention import CausalSelfAttention, MultiHeadAttention, causal_mask, scaled_dot_product_attention
-from gptlab.layers import MLP, Block, LayerNorm, gelu, input_embedding, sinusoidal_positions, softmax
+from gptlab.nn.attention import CausalSelfAttention, MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from gptlab.nn.layers import MLP, Block, LayerNorm, gelu, input_embedding, sinusoidal_positions, softmax
 
 torch.manual_seed(0)
 

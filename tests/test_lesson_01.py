@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from gptlab.authoring import exercises, read_notebook, setup_cell
-from gptlab.checks import CheckFailed, evaluate, get_spec
-from gptlab.checks.core import PUBLIC_SEED, run_cases
-from gptlab.checks.tokens import (check_bytes_to_text, check_count_pairs, check_encode_with_merges, check_merge,
+from gptlab.course.authoring import exercises, read_notebook, setup_cell
+from gptlab.course.checks import CheckFailed, evaluate, get_spec
+from gptlab.course.checks.core import PUBLIC_SEED, run_cases
+from gptlab.course.checks.tokens import (check_bytes_to_text, check_count_pairs, check_encode_with_merges, check_merge,
                                   check_text_to_bytes, check_train_bpe)
 from gptlab.tokenizers import simple_bpe
 
@@ -273,7 +273,7 @@ def test_outputs_change_with_the_seed(exercise):
 def test_each_solution_cell_passes_its_check_when_run_alone(exercise, capsys):
     """As a grader runs it: set-up, then only this cell; train_bpe and encode_with_merges find the course's
     count_pairs and merge, which the set-up cell imports."""
-    from gptlab.checks import set_strict
+    from gptlab.course.checks import set_strict
 
     nb = read_notebook(SOLUTION)
     found = {e.id: e for e in exercises(nb, SOLUTION)}
@@ -291,7 +291,7 @@ def test_each_solution_cell_passes_its_check_when_run_alone(exercise, capsys):
 
 def test_banner_points_add_up_and_checks_live_in_the_tokens_module():
     found = exercises(read_notebook(SOLUTION), SOLUTION)
-    assert all(e.check == f"gptlab.checks.tokens.check_{e.id}" for e in found)
+    assert all(e.check == f"gptlab.course.checks.tokens.check_{e.id}" for e in found)
     assert sum(e.points for e in found) == 10
 
 

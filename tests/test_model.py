@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gptlab.checks.gpt import reference_count_parameters
-from gptlab.model import GPT, GPTConfig, PRESETS
-from gptlab.pretrained import CheckpointError, save_gpt2_directory
+from gptlab.course.checks.gpt import reference_count_parameters
+from gptlab.nn.model import GPT, GPTConfig, PRESETS
+from gptlab.nn.gpt2 import CheckpointError, save_gpt2_directory
 
 transformers = pytest.importorskip("transformers")
 
@@ -168,7 +168,7 @@ def test_gpt2_download_is_cached_and_verified_over_loopback(tmp_path, monkeypatc
     """The real file is 548 MB; the test serves a tiny GPT-2 built here, with its checksum swapped in."""
     import importlib
 
-    from gptlab.pretrained import download
+    from gptlab.io import download_gpt2 as download
 
     download_module = importlib.import_module("gptlab.data.download")  # the module, not the function of that name
 

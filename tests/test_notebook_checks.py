@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from gptlab import layers
-from gptlab.checks import CheckFailed, hint, set_strict
-from gptlab.checks.basics import SOFTMAX_MISTAKES, check_softmax
+from gptlab.nn import layers
+from gptlab.course.checks import CheckFailed, hint, set_strict
+from gptlab.course.checks.basics import SOFTMAX_MISTAKES, check_softmax
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def test_without_fallback_a_stub_raises():
 
 
 def test_hints_progress_and_stop_at_the_last(capsys):
-    from gptlab.checks import notebook
+    from gptlab.course.checks import notebook
 
     notebook._hints_shown.pop("softmax", None)
     for _ in range(4):

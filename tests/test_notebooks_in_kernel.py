@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from gptlab.authoring import build_lesson, exercises
+from gptlab.course.authoring import build_lesson, exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 WELCOME = ROOT / "solutions" / "00_welcome.ipynb"
@@ -57,9 +57,9 @@ def test_looking_inside_runs_on_a_learners_own_small_untrained_model(tmp_path, m
     saved. The notebook must run to the end on such a model, even one that learned nothing."""
     import torch
 
-    from gptlab.checkpoint import default_path, save_checkpoint
-    from gptlab.model import GPT, GPTConfig
-    from gptlab.pretrained import load
+    from gptlab.io.checkpoint import default_path, save_checkpoint
+    from gptlab.nn.model import GPT, GPTConfig
+    from gptlab.io import load
 
     monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
     _, tokenizer = load("shipped")

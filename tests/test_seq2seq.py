@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from gptlab.attention import MultiHeadAttention
-from gptlab.seq2seq import (CrossAttention, DecoderBlock, EncoderBlock, Seq2Seq, Seq2SeqConfig, attend_with_padding,
+from gptlab.nn.attention import MultiHeadAttention
+from gptlab.topics.seq2seq.model import (CrossAttention, DecoderBlock, EncoderBlock, Seq2Seq, Seq2SeqConfig, attend_with_padding,
                             exact_match, fit, translate)
-from gptlab.seq2seq_data import (SOURCE_VOCAB, TARGET_VOCAB, collate, date_words, encode_source, make_date_splits,
+from gptlab.topics.seq2seq.data import (SOURCE_VOCAB, TARGET_VOCAB, collate, date_words, encode_source, make_date_splits,
                                  number_words, ordinal_words, split_words, year_words)
 
 
@@ -169,7 +169,7 @@ def test_pictures_and_decoding_steps():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gptlab.seq2seq import decode_steps
+    from gptlab.topics.seq2seq.model import decode_steps
     from gptlab.viz.seq2seq import show_architectures, show_cross_attention, show_decoding_steps, show_objectives
 
     torch.manual_seed(0)

@@ -20,8 +20,8 @@ import pytest
 import torch
 from openai import OpenAI
 
-from gptlab.generate import generate
-from gptlab.model import GPT, GPTConfig
+from gptlab.generation import generate
+from gptlab.nn.model import GPT, GPTConfig
 from gptlab.serve import BackgroundServer, Limits, create_app
 from gptlab.tokenizers.bpe import BPETokenizer
 
@@ -336,8 +336,8 @@ def test_load_200_requests_from_16_concurrent_clients(server, tokenizer):
 
 
 def test_serving_a_checkpoint_and_a_gpt2_directory(model, tokenizer, tmp_path):
-    from gptlab.checkpoint import save_checkpoint
-    from gptlab.pretrained import save_gpt2_directory
+    from gptlab.io.checkpoint import save_checkpoint
+    from gptlab.nn.gpt2 import save_gpt2_directory
     from gptlab.serve import load_for_serving
 
     save_checkpoint(tmp_path / "run.safetensors", model, tokenizer=tokenizer)
@@ -374,7 +374,7 @@ def test_the_cli_subcommand_registers_with_argparse():
 
 
 def test_python_m_gptlab_serve_serves_a_checkpoint(model, tokenizer, tmp_path):
-    from gptlab.checkpoint import save_checkpoint
+    from gptlab.io.checkpoint import save_checkpoint
     from gptlab.serve.runner import BackgroundServer as _  # noqa: F401  (same package the subprocess runs)
 
     save_checkpoint(tmp_path / "cli.safetensors", model, tokenizer=tokenizer)

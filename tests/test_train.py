@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gptlab.model import GPT, GPTConfig
-from gptlab.train import History, TrainConfig, configure_optimizer, estimate_loss, get_lr, sample, train
+from gptlab.nn.model import GPT, GPTConfig
+from gptlab.training.loop import History, TrainConfig, configure_optimizer, estimate_loss, get_lr, sample, train
 
 TINY = dict(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
 
@@ -156,7 +156,7 @@ DDP_SCRIPT = textwrap.dedent("""
     torch.set_num_threads(1)
     sys.path.insert(0, {tests!r})
     from test_train import tiny_data, tiny_model, quick
-    from gptlab.train import train
+    from gptlab.training.loop import train
     train_ids, val_ids = tiny_data()
     history = train(tiny_model(), train_ids, val_ids, quick(steps=6, eval_every=3, batch_size=8, grad_accum=2))
     import os
@@ -197,7 +197,7 @@ def test_cli_help_is_fast_and_lists_train():
 
 @pytest.mark.slow
 def test_cli_trains_exports_and_resumes(tmp_path, monkeypatch, capsys):
-    from gptlab.checkpoint import load_checkpoint
+    from gptlab.io.checkpoint import load_checkpoint
     from gptlab.cli import main
 
     monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
@@ -216,7 +216,7 @@ def test_cli_trains_exports_and_resumes(tmp_path, monkeypatch, capsys):
 def test_optimise_clips_every_step_even_when_given_a_one_pass_generator():
     """The lessons' short runs share `optimise`; `model.parameters()` is a generator that a naive loop would use
     up on the first clip, leaving every later step unclipped."""
-    from gptlab.train import optimise
+    from gptlab.training.loop import optimise
 
     torch.manual_seed(0)
     layer = torch.nn.Linear(4, 1)

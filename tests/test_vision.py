@@ -4,8 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gptlab import vision, vision_data
-from gptlab.model import GPT, GPTConfig
+from gptlab.topics.vision import model as vision
+from gptlab.topics.vision import data as vision_data
+from gptlab.nn.model import GPT, GPTConfig
 
 
 @pytest.fixture(scope="module")

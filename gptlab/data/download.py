@@ -41,7 +41,7 @@ DOWNLOADS = {
         filename="tiny_shakespeare.txt",
         url_env_var="GPTLAB_TINY_SHAKESPEARE_URL",
     ),
-    # OpenAI's GPT-2 (124M) as Hugging Face publishes it; used by gptlab.pretrained.download, never by default.
+    # OpenAI's GPT-2 (124M) as Hugging Face publishes it; used by gptlab.io.download_gpt2, never by default.
     "gpt2": Download(
         url="https://huggingface.co/openai-community/gpt2/resolve/main/model.safetensors",
         sha256="248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707",

@@ -1,6 +1,6 @@
 """Which plays the fine-tuning lesson holds out, defined once for every lesson and for pretraining.
 
-The pretrained model the course ships (``gptlab.pretrained.load("shipped")``) never saw these plays, so
+The pretrained model the course ships (``gptlab.io.load("shipped")``) never saw these plays, so
 the fine-tuning lesson can measure it on text that is new to it. One play per genre for validation and
 two per genre for test, chosen by hand (mid-length, well-known plays of each genre) and fixed here, so
 the choice is deterministic and the same everywhere:

@@ -3,7 +3,7 @@
 A model is not safe to run from two threads at once (its KV caches, torch's global random state, the
 train/eval flag that generate sets and restores), and on a CPU two generations at once are no faster than
 one after the other. So the server puts each request's work, a `Job`, on a queue; one thread takes jobs in
-arrival order and runs gptlab.generate.stream on them, sending events back through the job's `emit`
+arrival order and runs gptlab.generation.stream on them, sending events back through the job's `emit`
 callback (thread-safe: the app hands in `loop.call_soon_threadsafe`). The n samples of one request are one
 batch (generate draws them together); requests are not batched with each other.
 
@@ -149,7 +149,7 @@ class Engine:
                 self.busy_seconds += time.perf_counter() - started
 
     def _run(self, job: Job) -> None:
-        from gptlab.generate import stream
+        from gptlab.generation import stream
 
         for number, prompt in enumerate(job.prompts):
             counting = _CountingModel(self.model, job.cancelled)

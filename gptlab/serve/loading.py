@@ -14,19 +14,19 @@ def load_for_serving(source: str = "shipped", tokenizer_dir: str | Path | None =
     """(model, tokenizer, name) for `gptlab serve --model SOURCE`.
 
     SOURCE: "shipped" (the course's small model) or "mine" (yours from lesson 07; else the shipped one) via
-    gptlab.pretrained.load; a .safetensors checkpoint written by gptlab (its tokenizer is inside); or a
+    gptlab.io.load; a .safetensors checkpoint written by gptlab (its tokenizer is inside); or a
     directory in GPT-2's Hugging Face format (config.json + model.safetensors / pytorch_model.bin), whose
     tokenizer is its own vocab.json + merges.txt or the ones in `tokenizer_dir`. name: what clients pass
     as `model` (the source's name, or the file's / directory's stem).
     """
     if source in ("shipped", "mine"):
-        from gptlab.pretrained import load
+        from gptlab.io import load
 
         model, tokenizer = load(source, device)
         return model.eval(), tokenizer, source
     path = Path(source).expanduser()
     if path.is_dir():
-        from gptlab.model import GPT
+        from gptlab.nn.model import GPT
         from gptlab.tokenizers.bpe import BPETokenizer
 
         model = GPT.from_pretrained(path)
@@ -40,7 +40,7 @@ def load_for_serving(source: str = "shipped", tokenizer_dir: str | Path | None =
                              f"{model.config.vocab_size}: they do not belong together")
         return (model.to(device) if device else model).eval(), tokenizer, path.name
     if path.is_file():
-        from gptlab.checkpoint import load_model
+        from gptlab.io.checkpoint import load_model
 
         model, tokenizer = load_model(path, device)
         if tokenizer is None:

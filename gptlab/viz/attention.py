@@ -1,6 +1,6 @@
 """Pictures of attention: one head's heat map, all heads of a layer, every layer × head, and an explorer widget.
 
-Each function takes a capture from `gptlab.inspect_attention.capture_attention` (or a list of
+Each function takes a capture from `gptlab.topics.interpret.capture_attention` (or a list of
 (1, n_head, T, T) tensors and the token labels) and returns a matplotlib figure, which renders everywhere a
 notebook is shown — GitHub, nbviewer, an untrusted notebook — unlike HTML views that need their scripts.
 Rows are queries (the token doing the looking), columns are keys (the tokens looked at).
@@ -43,7 +43,7 @@ def plot_label(label: str) -> str:
 
 
 def _unpack(capture_or_attention, tokens):
-    from gptlab.inspect_attention import AttentionCapture
+    from gptlab.topics.interpret import AttentionCapture
 
     if isinstance(capture_or_attention, AttentionCapture):
         return capture_or_attention.attentions, capture_or_attention.tokens
@@ -159,7 +159,7 @@ class AttentionExplorer:
     def __init__(self, model, tokenizer, text: str = "", *, layer: int = 0, head: int = 0, max_tokens: int = 48):
         import ipywidgets as widgets
 
-        from gptlab.inspect_attention import attention_modules
+        from gptlab.topics.interpret import attention_modules
 
         self.model, self.tokenizer, self.max_tokens = model, tokenizer, max_tokens
         modules = attention_modules(model)
@@ -182,7 +182,7 @@ class AttentionExplorer:
         self.redraw()
 
     def _recapture(self) -> None:
-        from gptlab.inspect_attention import capture_attention
+        from gptlab.topics.interpret import capture_attention
 
         if self.text.value != self._captured_text:
             self._captured_text = self.text.value

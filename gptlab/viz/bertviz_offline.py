@@ -159,7 +159,7 @@ class AttentionView:
 
 
 def _attention_and_tokens(capture_or_attention, tokens):
-    from gptlab.inspect_attention import AttentionCapture
+    from gptlab.topics.interpret import AttentionCapture
 
     if isinstance(capture_or_attention, AttentionCapture):
         if tokens is not None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from gptlab.generate import generate, next_token_probs, stream
+from gptlab.generation import generate, next_token_probs, stream
 
 KEPT, CUT = "tab:blue", "lightgray"
 

@@ -38,7 +38,7 @@ def _smooth(values: list[float], beta: float = 0.9) -> list[float]:
 
 def plot_history(history, figure=None, *, log_scale: bool = False):
     """A matplotlib Figure: training loss per step (faint, and smoothed), train/val estimates at each evaluation,
-    and the learning rate. `history` is a gptlab.train.History (or its to_dict())."""
+    and the learning rate. `history` is a gptlab.training.loop.History (or its to_dict())."""
     from matplotlib.figure import Figure
 
     h = history if isinstance(history, dict) else history.to_dict()

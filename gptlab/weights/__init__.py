@@ -1,4 +1,4 @@
-"""The small GPT the course ships (shipped.safetensors); load it with gptlab.pretrained.load("shipped").
+"""The small GPT the course ships (shipped.safetensors); load it with gptlab.io.load("shipped").
 
 See README.md in this folder for how it was trained and how to reproduce it.
 """

@@ -46,12 +46,12 @@ def expected(lab):
     try:
         import warnings
 
-        import gptlab.pretrained
-        from gptlab.inspect_attention import token_labels
+        import gptlab.io
+        from gptlab.topics.interpret import token_labels
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model, tokenizer = gptlab.pretrained.load("mine")
+            model, tokenizer = gptlab.io.load("mine")
     finally:
         if previous is None:
             os.environ.pop("GPTLAB_CACHE", None)

@@ -1,0 +1,141 @@
+"""`gptlab grade`, `gptlab check` and `gptlab handout`: the only part of grading that prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def _course_dirs():
+    from gptlab.course import course_root
+
+    root = course_root()
+    return root / "lessons", root / "solutions"
+
+
+def _limits(args):
+    from gptlab.course.grading.sandbox import Limits
+
+    return Limits(timeout=args.timeout, memory_mb=args.memory)
+
+
+def cmd_grade(args) -> int:
+    from gptlab.course.authoring.build import NotebookError
+    from gptlab.course.grading.batch import default_state_dir, grade_folder
+    from gptlab.course.grading.discover import GradingError, load_course
+    from gptlab.course.grading.report import write_outputs
+    from gptlab.course.grading.sandbox import probe_isolation
+
+    lessons = Path(args.lessons)
+    if args.gradescope:
+        from gptlab.course.grading.gradescope import write_bundle
+
+        try:
+            archive = write_bundle(Path(args.gradescope), lessons, args.lesson)
+        except (GradingError, NotebookError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote the Gradescope autograder bundle {args.gradescope} (upload {archive})")
+        return 0
+    if not args.submissions:
+        print("error: give the SUBMISSIONS folder (or --gradescope DIR)", file=sys.stderr)
+        return 2
+    try:
+        course = load_course(lessons)
+    except (GradingError, NotebookError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    feedback = Path(args.feedback) if args.feedback else out.parent / "feedback"
+    state = Path(args.state) if args.state else default_state_dir(out)
+    print(probe_isolation().describe(), file=sys.stderr)
+    try:
+        result = grade_folder(Path(args.submissions), course, state, jobs=args.jobs, limits=_limits(args),
+                              secret_seeds=args.secret_seeds, fresh=args.fresh, progress=not args.no_progress)
+    except GradingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    paths = write_outputs(result.reports, course, out, feedback)
+    print(f"graded {len(result.graded)} learner(s), {len(result.resumed)} taken from {state} (unchanged since)")
+    print(f"gradebook: {paths['gradebook']}\nper exercise: {paths['long_csv']} and {paths['json']}\nfeedback: {feedback}/")
+    if result.tampering:
+        print(f"error: the installed gptlab files or the course's lessons changed while grading "
+              f"{', '.join(result.tampering)}. Reinstall the course, then re-run with --fresh; "
+              "verdicts from this run may not be trusted.", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_check(args) -> int:
+    from gptlab.course.authoring.build import NotebookError
+    from gptlab.course.grading.discover import GradingError, load_course, read_submission
+    from gptlab.course.grading.engine import grade_submission
+    from gptlab.course.grading.report import learner_table
+
+    try:
+        course = load_course(Path(args.lessons))
+    except (GradingError, NotebookError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    files = [Path(p) for p in args.notebooks]
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    report = grade_submission(read_submission("you", files, course), course, limits=_limits(args),
+                              secret_seeds=args.secret_seeds)
+    print(learner_table(report, course))
+    return 0 if not any(r.status in ("failed", "error") for r in report.rows) else 1
+
+
+def cmd_handout(args) -> int:
+    from gptlab.course.authoring.build import NotebookError
+    from gptlab.course.grading.handout import write_handout
+
+    solutions = None if args.no_rebuild else Path(args.solutions)
+    try:
+        written = write_handout(Path(args.dir), Path(args.lessons), solutions)
+    except (NotebookError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"Hand out the folder {args.dir} (lessons without solutions, and HOWTO.md).")
+    return 0
+
+
+def add_subcommands(sub) -> None:
+    lessons, solutions = _course_dirs()
+
+    def sandbox_options(parser, timeout: float) -> None:
+        parser.add_argument("--timeout", type=float, default=timeout, help=f"seconds per exercise cell (default {timeout:g})")
+        parser.add_argument("--memory", type=int, default=2048, help="memory limit per sandbox in MB (default 2048)")
+        parser.add_argument("--secret-seeds", type=int, default=2, help="fresh random case sets per exercise (default 2)")
+        parser.add_argument("--lessons", default=str(lessons), help="the course's lessons/ folder")
+
+    grade = sub.add_parser("grade", help="grade a folder of submissions in bulk (teachers)",
+                           description="SUBMISSIONS holds one folder per learner, or files named <learner>__<anything>.ipynb.")
+    grade.add_argument("submissions", nargs="?", help="the folder of submissions")
+    grade.add_argument("--out", default="grades.csv", help="the gradebook CSV (default grades.csv); "
+                       "<out>_long.csv, <out>.json and <out>.state/ are written beside it")
+    grade.add_argument("--feedback", help="folder for one Markdown and one HTML page per learner (default: feedback/ beside --out)")
+    grade.add_argument("--jobs", type=int, default=1, help="learners graded in parallel (default 1)")
+    grade.add_argument("--state", help="where per-learner results are kept for resuming (default <out>.state/)")
+    grade.add_argument("--fresh", action="store_true", help="regrade everyone, ignoring saved results")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.add_argument("--gradescope", metavar="DIR", help="write a Gradescope autograder bundle to DIR instead")
+    grade.add_argument("--lesson", action="append", help="with --gradescope: only this lesson (repeatable)")
+    sandbox_options(grade, 60.0)
+    grade.set_defaults(func=cmd_grade)
+
+    check = sub.add_parser("check", help="check your own notebooks as the grader will (learners)")
+    check.add_argument("notebooks", nargs="+", help="your lesson notebooks")
+    sandbox_options(check, 60.0)
+    check.set_defaults(func=cmd_check)
+
+    handout = sub.add_parser("handout", help="write what learners receive: fresh lessons and a HOWTO")
+    handout.add_argument("dir", help="the folder to write")
+    handout.add_argument("--lessons", default=str(lessons))
+    handout.add_argument("--solutions", default=str(solutions), help="rebuild lessons from here (default solutions/)")
+    handout.add_argument("--no-rebuild", action="store_true", help="copy lessons/ as it is instead of rebuilding")
+    handout.set_defaults(func=cmd_handout)

@@ -1,0 +1,20 @@
+"""The call every lesson's set-up cell makes first.
+
+Taught in: solutions/00_welcome.ipynb
+"""
+
+from __future__ import annotations
+
+from gptlab.course.checks.notebook import set_strict
+from gptlab.device import seed_everything
+
+
+def lesson_setup(strict: bool, seed: int = 0) -> None:
+    """Seed everything and set the check mode.
+
+    strict=True (solutions/): a failing check raises, so a broken solution fails CI.
+    strict=False (lessons/, written by `gptlab lessons`): a failing or skipped check prints one line and
+    hands back the reference implementation, so the rest of the lesson still runs.
+    """
+    set_strict(strict)
+    seed_everything(seed)

@@ -1,0 +1,80 @@
+"""Training windows drawn from several token streams by weight, with a share of windows that repeat themselves.
+
+    mix = Mixture({"shakespeare": shakespeare_ids, "kjv": kjv_ids}, weights={"shakespeare": 0.6, "kjv": 0.4},
+                  repeat_share=0.1)
+    x, y = mix.get_batch(32, 256, generator)   # what gptlab.data.batches.get_batch returns for one stream
+
+Each window first picks its stream (by `weights`), then a uniform offset in it. A *repeat* window (a
+`repeat_share` of them) takes half a window of text and writes it twice: ``a a``. Its second half can be
+predicted exactly by looking back, so a model trained on a few of them forms *induction heads* (attend to
+the token after the earlier copy of the current token, and copy it) early and reliably; lesson 09 finds
+them. Natural text repeats itself too (names, refrains), only more rarely: this is the same signal, made
+common. It is a documented part of the shipped model's recipe, not a hidden trick.
+
+Everything is drawn from the `generator`, so a seed fixes the batches; under data parallelism every
+rank draws the same windows and keeps its own slice, as `get_batch` does.
+
+Taught in: solutions/07_pretraining.ipynb
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from gptlab.data.batches import check_windows
+
+
+class Mixture:
+    """Token streams mixed by weight (each a 1-D tensor of ids), with an optional share of repeat windows."""
+
+    def __init__(self, streams: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None, *,
+                 repeat_share: float = 0.0):
+        if not streams:
+            raise ValueError("Mixture needs at least one token stream")
+        self.names = list(streams)
+        self.streams = [streams[name] for name in self.names]
+        weights = dict(weights or {name: 1.0 for name in self.names})
+        if set(weights) != set(self.names):
+            raise ValueError(f"weights must name exactly the streams {self.names}; got {sorted(weights)}")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in weights.values()) or not sum(weights.values()) > 0:
+            raise ValueError(f"weights must be numbers >= 0 with a positive sum; got {weights}")
+        total = float(sum(weights.values()))
+        self.weights = torch.tensor([weights[name] / total for name in self.names], dtype=torch.float64)
+        if not isinstance(repeat_share, (int, float)) or not 0 <= repeat_share <= 1:
+            raise ValueError(f"repeat_share must be between 0 and 1; got {repeat_share!r}")
+        self.repeat_share = float(repeat_share)
+
+    def __len__(self) -> int:
+        return sum(len(stream) for stream in self.streams)
+
+    def max_id(self) -> int:
+        return max(int(stream.to(torch.int32).max()) for stream in self.streams if stream.numel())
+
+    def check(self, block_size: int) -> None:
+        for name, stream in zip(self.names, self.streams):
+            check_windows(stream, block_size, name)
+
+    def get_batch(self, batch_size: int, block_size: int, generator: torch.Generator | None = None,
+                  device: torch.device | str | None = None, *, rank: int = 0, world_size: int = 1):
+        """(x, y), each (batch_size // world_size, block_size) int64; y[:, t] is the token after x[:, t]."""
+        self.check(block_size)
+        if batch_size % world_size:
+            raise ValueError(f"batch_size {batch_size} must be divisible by the number of processes ({world_size})")
+        which = torch.multinomial(self.weights, batch_size, replacement=True, generator=generator)  # (B,)
+        repeat = torch.rand(batch_size, generator=generator, dtype=torch.float64) < self.repeat_share  # (B,)
+        half = (block_size + 2) // 2  # a repeat window is `half` tokens, then the same again, cut to block_size + 1
+        rows = []
+        for b in range(batch_size):
+            stream = self.streams[int(which[b])]
+            length = half if repeat[b] else block_size + 1
+            start = int(torch.randint(len(stream) - length + 1, (1,), generator=generator))
+            piece = stream[start : start + length].to(torch.int64)
+            rows.append(torch.cat([piece, piece])[: block_size + 1] if repeat[b] else piece)
+        local = batch_size // world_size
+        w = torch.stack(rows[rank * local : (rank + 1) * local])  # (b, T + 1)
+        x, y = w[:, :-1], w[:, 1:]
+        if device is not None and torch.device(device).type != "cpu":
+            x, y = x.to(device), y.to(device)
+        return x, y

@@ -1,0 +1,75 @@
+"""The course's named models ("shipped", "mine"), and the optional download of OpenAI's GPT-2 (124M).
+
+Taught in: solutions/07_pretraining.ipynb
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gptlab.nn.gpt2 import CheckpointError, write_gpt2_config
+
+__all__ = ["MODEL_NAMES", "SHIPPED_FILE", "SHIPPED_SHA256", "ShippedModelFallback", "download_gpt2", "load", "shipped_path"]
+
+
+def download_gpt2(url: str | None = None) -> Path:
+    """Fetch OpenAI's GPT-2 (124M) weights into the cache, SHA-256 verified; returns a directory for GPT.from_pretrained.
+
+    Optional: nothing in the course needs it. 548 MB. A corrupt or truncated download is deleted and reported.
+    """
+    from gptlab.data.download import download as fetch
+    from gptlab.nn.model import GPTConfig
+
+    weights = fetch("gpt2", url=url)
+    write_gpt2_config(weights.parent, GPTConfig.preset("gpt2"))
+    return weights.parent
+
+
+# ----- the course's own small model (lesson 07) ---------------------------------------------------------
+
+SHIPPED_FILE = "shipped.safetensors"  # in the gptlab.weights package; see gptlab/weights/README.md
+SHIPPED_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee"
+MODEL_NAMES = ("shipped", "mine")
+
+
+class ShippedModelFallback(UserWarning):
+    """load("mine") found no checkpoint of the learner's own and returned the shipped model instead."""
+
+
+def shipped_path() -> Path:
+    """The file of the model that ships with gptlab (float16 weights, tokenizer and config in one file)."""
+    from importlib import resources
+
+    return Path(str(resources.files("gptlab.weights").joinpath(SHIPPED_FILE)))
+
+
+def load(name: str = "shipped", device=None):
+    """(model, tokenizer) for a course model: "shipped" or "mine" (or a path to a checkpoint file).
+
+    "shipped": the small GPT trained by `gptlab train` on Shakespeare (minus the fine-tuning lesson's
+    held-out plays), checked against its SHA-256 before loading. "mine": the learner's own checkpoint
+    from lesson 07 at gptlab.io.checkpoint.default_path("mine") = $GPTLAB_CACHE/checkpoints/mine.safetensors;
+    if there is none yet, the shipped model, with a ShippedModelFallback warning.
+    The model is float32, in eval mode, on `device` (default CPU); the tokenizer a BPETokenizer.
+    """
+    import warnings
+
+    from gptlab.io.checkpoint import default_path, load_model, verify_sha256
+
+    if name == "shipped":
+        path = shipped_path()
+        if not path.is_file():
+            raise CheckpointError(f"the shipped model {path} is missing from this installation (reinstall gptlab, or "
+                                  "retrain it with `gptlab train --export` as gptlab/weights/README.md describes)")
+        verify_sha256(path, SHIPPED_SHA256)
+        return load_model(path, device)
+    if name == "mine":
+        path = default_path("mine")
+        if path.is_file():
+            return load_model(path, device)
+        warnings.warn(f"no checkpoint of your own at {path} yet (lesson 07 or `gptlab train` saves one there); "
+                      "using the shipped model instead", ShippedModelFallback, stacklevel=2)
+        return load("shipped", device)
+    if isinstance(name, (str, Path)) and Path(name).suffix and Path(name).is_file():
+        return load_model(Path(name), device)
+    raise ValueError(f"unknown model {name!r}: use 'shipped', 'mine', or the path of a checkpoint file")

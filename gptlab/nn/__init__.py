@@ -1,0 +1,20 @@
+"""The network a learner reads: attention, the layers of a block, the GPT itself, its KV cache, LoRA.
+
+    from gptlab.nn import GPT, GPTConfig
+    model = GPT(GPTConfig.preset("course"))
+
+Read it in the order of the architecture, as the lessons build it: `attention` (lessons 03–04), `layers`
+(softmax, positions, LayerNorm, the MLP, the block: lessons 00, 02, 05), `model` (lesson 06), `gpt2`
+(GPT-2's file format, lesson 06), `kv_cache` (lesson 08), `lora` (lesson 10). Nothing here imports
+the rest of gptlab.
+"""
+
+from gptlab.nn.attention import CausalSelfAttention, MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from gptlab.nn.kv_cache import KVCache, make_caches
+from gptlab.nn.layers import MLP, Block, LayerNorm, gelu, input_embedding, sinusoidal_positions, softmax
+from gptlab.nn.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
+from gptlab.nn.model import GPT, PRESETS, GPTConfig
+
+__all__ = ["Block", "CausalSelfAttention", "GPT", "GPTConfig", "KVCache", "LayerNorm", "LoRALinear", "MLP",
+           "MultiHeadAttention", "PRESETS", "add_lora", "causal_mask", "gelu", "input_embedding", "lora_parameter_count",
+           "make_caches", "merge_lora", "scaled_dot_product_attention", "sinusoidal_positions", "softmax"]

@@ -1,0 +1,124 @@
+"""`gptlab train`: pretrain the course's GPT from a fixed seed, by a recipe of gptlab.training.recipes.
+
+With no options it reproduces the model the course ships (gptlab/weights/, loaded by
+``gptlab.io.load("shipped")``): recipe "shipped", a byte-level BPE of 2048 tokens trained on the
+pretraining plays, then a 6-layer GPT on Shakespeare mixed with the King James Bible. The checkpoint goes to
+``$GPTLAB_CACHE/checkpoints/mine.safetensors`` (what ``load("mine")`` reads) unless --out says otherwise;
+Ctrl-C saves it, and ``--resume`` continues. ``--export FILE`` also writes a float16, weights-only copy
+(the shipped format) and prints its SHA-256.
+
+Taught in: solutions/07_pretraining.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gptlab.training.recipes import RECIPES
+
+DEFAULT_RECIPE = "shipped"
+MODEL_FIELDS = ("vocab_size", "n_layer", "n_head", "n_embd", "block_size", "dropout")
+TRAIN_INTS = ("steps", "batch_size", "warmup_steps", "eval_every", "eval_batches", "seed")
+TRAIN_FLOATS = ("lr", "min_lr", "weight_decay", "grad_clip")
+
+
+def add_subcommands(sub) -> None:
+    recipes = "; ".join(f"{name}: {recipe.summary}" for name, recipe in RECIPES.items())
+    parser = sub.add_parser("train", help="pretrain the course's GPT from a seed (reproduces the shipped model)",
+                            description=__doc__.split("\n\n")[1] + f" Recipes — {recipes}.",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=sorted(RECIPES),
+                        help="the recipe whose values the options below override")
+    parser.add_argument("--out", help="checkpoint file (default: $GPTLAB_CACHE/checkpoints/mine.safetensors)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint at --out")
+    parser.add_argument("--export", help="also write a float16 weights-only copy here (the shipped format)")
+    for name in ("vocab_size", "n_layer", "n_head", "n_embd", "block_size") + TRAIN_INTS:
+        parser.add_argument("--" + name.replace("_", "-"), type=int, help="default: the recipe's")
+    for name in ("dropout",) + TRAIN_FLOATS:
+        parser.add_argument("--" + name.replace("_", "-"), type=float, help="default: the recipe's")
+    parser.add_argument("--grad-accum", type=int, default=1)
+    parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (0: at the end only)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: PyTorch's choice)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar; print a line at each evaluation")
+    parser.set_defaults(func=cmd_train)
+
+
+def resolve(args):
+    """(recipe, GPTConfig, TrainConfig) from the recipe named by args, with the options given overriding it."""
+    from dataclasses import replace
+
+    from gptlab.nn.model import GPTConfig
+    from gptlab.training.loop import TrainConfig
+
+    recipe = RECIPES[args.recipe]
+    model = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.model.items()}
+    trained = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.train.items()}
+    recipe = replace(recipe, model=model, train=trained)
+    out = args.out
+    train_config = TrainConfig(**trained, grad_accum=args.grad_accum, device=args.device, checkpoint_path=out,
+                               checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+    return recipe, GPTConfig(**model), train_config
+
+
+def cmd_train(args) -> int:
+    import platform
+    import time
+
+    import torch
+
+    from dataclasses import asdict, replace
+
+    from gptlab.io.checkpoint import default_path, load_checkpoint, save_checkpoint, sha256_file
+    from gptlab.device import describe_device, pick_device
+    from gptlab.nn.model import GPT
+    from gptlab.training.recipes import prepare_data
+    from gptlab.training.loop import train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = args.out or str(default_path("mine"))
+    recipe, config, train_config = resolve(args)
+    train_config = replace(train_config, checkpoint_path=out)
+    started = time.perf_counter()
+    tokenizer, train_ids, val_ids = prepare_data(recipe)
+    if tokenizer.vocab_size != config.vocab_size:
+        print(f"note: the tokenizer stopped at {tokenizer.vocab_size} tokens", file=sys.stderr)
+    print(f"data ({recipe.name}): {len(train_ids):,} training and {len(val_ids):,} validation tokens "
+          f"(vocabulary {tokenizer.vocab_size}), prepared in {time.perf_counter() - started:.1f} s")
+    torch.manual_seed(train_config.seed)
+    model = GPT(config)
+    print(f"model: {model.num_params():,} parameters; {describe_device(pick_device(None if args.device == 'auto' else args.device))}")
+    resume = None
+    if args.resume:
+        try:
+            resume = load_checkpoint(out)
+        except FileNotFoundError:
+            print(f"error: --resume, but there is no checkpoint at {out}", file=sys.stderr)
+            return 2
+        print(f"resuming from step {resume.step} of {out}")
+
+    def report(history) -> None:
+        if args.no_progress and history.eval_steps and history.eval_steps[-1] == history.steps[-1]:
+            print(f"step {history.steps[-1]}: train {history.train_losses[-1]:.4f}, val {history.val_losses[-1]:.4f}, "
+                  f"lr {history.lrs[-1]:.2e}, {history.tokens_per_s[-1]:,.0f} tok/s, {history.elapsed_s:.0f} s", flush=True)
+
+    try:
+        history = train(model, train_ids, val_ids, train_config, report, tokenizer=tokenizer, resume=resume)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the checkpoint is saved at {out}; continue with `gptlab train --resume"
+              f"{' --out ' + out if args.out else ''}`", file=sys.stderr)
+        return 130
+    minutes = history.elapsed_s / 60
+    print(f"done: {history.steps[-1]} steps in {minutes:.1f} min; train loss {history.train_losses[-1]:.4f}, "
+          f"val loss {history.val_losses[-1]:.4f}; checkpoint {out}")
+    if args.export:
+        metadata = {"command": "gptlab train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else "gptlab train",
+                    "recipe": asdict(recipe), "seed": train_config.seed, "train_minutes": round(minutes, 1), "machine": f"{platform.machine()}, "
+                    f"{torch.get_num_threads()} torch threads, torch {torch.__version__}",
+                    "final_train_loss": history.train_losses[-1], "final_val_loss": history.val_losses[-1]}
+        save_checkpoint(args.export, model, tokenizer=tokenizer, step=history.steps[-1], train_config=train_config,
+                        history=history, metadata=metadata, dtype=torch.float16)
+        print(f"exported float16 weights to {args.export}; SHA-256 {sha256_file(args.export)}")
+    return 0

@@ -1,0 +1,96 @@
+"""The training recipes of `gptlab train`: one table that the command, the benchmarks and the docs read.
+
+    from gptlab.training.recipes import RECIPES, prepare_data
+    recipe = RECIPES["shipped"]                 # the model the course ships (gptlab/weights/README.md)
+    tokenizer, train_source, val_ids = prepare_data(recipe)
+
+A recipe is the model's shape, the optimiser's settings and the data: which corpora, mixed by which
+weights, with which share of repeat windows (gptlab.data.mixture). Changing a value here changes what
+`gptlab train --recipe NAME` reproduces; the shipped model records the recipe it was made with.
+
+Every recipe holds out the same text: the nine plays of gptlab.data.FINETUNE_SPLITS (lesson 10 measures
+on them) and the last `val_fraction` of the other plays' tokens (the validation text, the same for every
+recipe, so their losses compare). The tokenizer is trained on the pretraining plays only, in every recipe.
+
+Taught in: solutions/07_pretraining.ipynb
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str
+    model: dict  # GPTConfig fields
+    train: dict  # TrainConfig fields
+    corpora: dict = field(default_factory=lambda: {"shakespeare": 1.0})  # stream -> weight
+    repeat_share: float = 0.0
+    val_fraction: float = 0.05
+
+    @property
+    def vocab_size(self) -> int:
+        return self.model["vocab_size"]
+
+
+RECIPES: dict[str, Recipe] = {
+    "shipped": Recipe(
+        name="shipped",
+        summary="the course's model: 6 layers x 8 heads x 256 wide (5.3 M parameters), Shakespeare and the King James "
+                "Bible, 10% repeat windows, 2400 steps of 32 x 256 tokens (19.7 M tokens)",
+        model=dict(vocab_size=2048, block_size=256, n_layer=6, n_head=8, n_embd=256, dropout=0.0),
+        train=dict(steps=2400, batch_size=32, lr=2e-3, min_lr=2e-4, warmup_steps=100, weight_decay=0.1, grad_clip=1.0,
+                   eval_every=100, eval_batches=10, seed=1337),
+        corpora={"shakespeare": 0.6, "kjv": 0.4},
+        repeat_share=0.1,
+    ),
+    "small": Recipe(
+        name="small",
+        summary="the first shipped model (until course 0.2): 4 layers x 4 heads x 128 wide (1.09 M parameters), "
+                "Shakespeare only, 1000 steps of 16 x 256 tokens (4.1 M tokens); about 5 minutes on 2 cores",
+        model=dict(vocab_size=2048, block_size=256, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+        train=dict(steps=1000, batch_size=16, lr=2e-3, min_lr=2e-4, warmup_steps=50, weight_decay=0.1, grad_clip=1.0,
+                   eval_every=100, eval_batches=10, seed=1337),
+    ),
+}
+
+
+def pretraining_plays():
+    """The plays every recipe trains on: all but gptlab.data.held_out_titles(), sorted by title."""
+    from gptlab.data import held_out_titles, plays
+
+    held_out = set(held_out_titles())
+    return [play for play in plays() if play.title not in held_out]
+
+
+def course_tokenizer(vocab_size: int = 2048):
+    """The byte-level BPE every recipe uses: trained on the pretraining plays' text (deterministic)."""
+    from gptlab.data import held_out_titles, load_text
+    from gptlab.tokenizers import BPETokenizer
+
+    return BPETokenizer().train(load_text("english", exclude=sorted(held_out_titles())), vocab_size=vocab_size)
+
+
+def prepare_data(recipe: Recipe, tokenizer=None):
+    """(tokenizer, training source, validation ids) for `recipe`; the same on every run.
+
+    The training source is a 1-D tensor of ids for a recipe with one corpus and no repeat windows, else a
+    gptlab.data.mixture.Mixture. The validation ids are the last val_fraction of the Shakespeare stream.
+    """
+    from gptlab.data.batches import encode_corpus, split
+    from gptlab.data.kjv import books
+    from gptlab.data.mixture import Mixture
+
+    tokenizer = tokenizer or course_tokenizer(recipe.vocab_size)
+    shakespeare, val_ids = split(encode_corpus([play.text for play in pretraining_plays()], tokenizer), recipe.val_fraction)
+    streams = {"shakespeare": shakespeare}
+    unknown = set(recipe.corpora) - {"shakespeare", "kjv"}
+    if unknown:
+        raise ValueError(f"recipe {recipe.name!r} names unknown corpora {sorted(unknown)}; known: shakespeare, kjv")
+    if "kjv" in recipe.corpora:
+        streams["kjv"] = encode_corpus([book.text for book in books()], tokenizer)
+    if list(streams) == ["shakespeare"] and not recipe.repeat_share:
+        return tokenizer, shakespeare, val_ids
+    return tokenizer, Mixture(streams, recipe.corpora, repeat_share=recipe.repeat_share), val_ids
