@@ -30,7 +30,10 @@ import torch
 from gptlab.data.batches import bits_per_byte, encode_corpus, to_tensor
 from gptlab.nn.model import GPT, GPTConfig
 from gptlab.training.loop import TrainConfig, configure_optimizer, train
-from gptlab.training.cli import RECIPE
+from gptlab.training.recipes import RECIPES
+
+# the course's small recipe (gptlab train --recipe small), flattened: its model and its optimiser settings
+RECIPE = {**RECIPES["small"].model_config(), **RECIPES["small"].train}
 
 # nanoGPT README, "I only have a macbook": train_shakespeare_char with these overrides.
 NANOGPT_CPU = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_steps=100,

@@ -20,13 +20,8 @@ from gptlab.nn.model import GPT, GPTConfig
 from gptlab.tokenizers import BPETokenizer
 from gptlab.training.loop import TrainConfig, configure_optimizer, train
 
-TINY = dict(vocab_size=300, block_size=16, n_layer=2, n_head=2, n_embd=32)
+TINY = dict(vocab_size=300, block_size=16, n_layer=2, n_head=2, n_embd=32)  # this module's models (make_gpt(TINY))
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\n\nJULIET:\nAy me.\n" * 30
-
-
-def tiny_model(seed: int = 0) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(**TINY))
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +41,8 @@ def config(**overrides) -> TrainConfig:
                                  progress=False, device="cpu"), **overrides})
 
 
-def test_round_trip(tmp_path, tokenizer):
-    model = tiny_model()
+def test_round_trip(make_gpt, tmp_path, tokenizer):
+    model = make_gpt(TINY)
     opt = configure_optimizer(model, config(), torch.device("cpu"))
     path = save_checkpoint(tmp_path / "a.safetensors", model, tokenizer=tokenizer, optimizer=opt, step=3,
                            metadata={"note": "hi"})
@@ -65,8 +60,8 @@ def test_round_trip(tmp_path, tokenizer):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # the usual permissions, not the temporary file's 0600
 
 
-def test_float16_export_is_half_the_size(tmp_path):
-    model = tiny_model()
+def test_float16_export_is_half_the_size(make_gpt, tmp_path):
+    model = make_gpt(TINY)
     full = save_checkpoint(tmp_path / "full.safetensors", model)
     half = save_checkpoint(tmp_path / "half.safetensors", model, dtype=torch.float16)
     assert half.stat().st_size < 0.6 * full.stat().st_size
@@ -77,22 +72,22 @@ def test_float16_export_is_half_the_size(tmp_path):
     assert next(rebuilt.parameters()).dtype == torch.float32
 
 
-def test_resume_gives_identical_losses(tmp_path, data, tokenizer):
+def test_resume_gives_identical_losses(make_gpt, tmp_path, data, tokenizer):
     train_ids, val_ids = data
-    straight = train(tiny_model(), train_ids, val_ids, config())
+    straight = train(make_gpt(TINY), train_ids, val_ids, config())
     path = tmp_path / "run.safetensors"
-    first = train(tiny_model(), train_ids, val_ids, config(stop_at=5, checkpoint_path=str(path)), tokenizer=tokenizer)
+    first = train(make_gpt(TINY), train_ids, val_ids, config(stop_at=5, checkpoint_path=str(path)), tokenizer=tokenizer)
     assert first.steps == [1, 2, 3, 4, 5] and load_checkpoint(path).step == 5
     # a different model object (other initial weights) and a new process would do the same: all state is in the file
-    resumed = train(tiny_model(seed=99), train_ids, val_ids, config(checkpoint_path=str(path)), resume=path)
+    resumed = train(make_gpt(TINY, seed=99), train_ids, val_ids, config(checkpoint_path=str(path)), resume=path)
     assert resumed.steps == straight.steps
     assert resumed.losses == straight.losses and resumed.val_losses == straight.val_losses
     assert load_checkpoint(path).tokenizer is not None  # kept across the resume
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "garbage", "pickle", "plain_safetensors"])
-def test_damaged_checkpoints_raise_a_clear_error_naming_the_file(tmp_path, damage):
-    path = save_checkpoint(tmp_path / "ck.safetensors", tiny_model())
+def test_damaged_checkpoints_raise_a_clear_error_naming_the_file(make_gpt, tmp_path, damage):
+    path = save_checkpoint(tmp_path / "ck.safetensors", make_gpt(TINY))
     data = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(data[: len(data) // 2])
@@ -104,7 +99,7 @@ def test_damaged_checkpoints_raise_a_clear_error_naming_the_file(tmp_path, damag
     elif damage == "garbage":
         path.write_bytes(os.urandom(5000))
     elif damage == "pickle":
-        torch.save({"model": tiny_model().state_dict()}, path)
+        torch.save({"model": make_gpt(TINY).state_dict()}, path)
     else:
         from safetensors.torch import save_file
 
@@ -142,7 +137,8 @@ KILLED_SCRIPT = textwrap.dedent("""
     import os, sys, time, torch
     torch.set_num_threads(1)
     sys.path.insert(0, {tests!r})
-    from test_checkpoint import tiny_model, config, TEXT
+    from conftest import build_gpt
+    from test_checkpoint import TINY, config, TEXT
     from gptlab.data.batches import encode_corpus, split
     from gptlab.tokenizers import BPETokenizer
     tok = BPETokenizer().train(TEXT, vocab_size=300)
@@ -158,13 +154,13 @@ KILLED_SCRIPT = textwrap.dedent("""
             time.sleep(120)
     os.fsync = slow_fsync
     from gptlab.training.loop import train
-    train(tiny_model(), train_ids, val_ids, config(checkpoint_path={path!r}, checkpoint_every=4), tokenizer=tok)
+    train(build_gpt(TINY), train_ids, val_ids, config(checkpoint_path={path!r}, checkpoint_every=4), tokenizer=tok)
     print("FINISHED", flush=True)
 """)
 
 
 @pytest.mark.slow
-def test_sigkill_while_writing_leaves_the_previous_checkpoint(tmp_path, data, tokenizer):
+def test_sigkill_while_writing_leaves_the_previous_checkpoint(make_gpt, tmp_path, data, tokenizer):
     path = tmp_path / "ck.safetensors"
     script = tmp_path / "killed.py"
     script.write_text(KILLED_SCRIPT.format(tests=str(Path(__file__).parent), path=str(path)))
@@ -187,8 +183,8 @@ def test_sigkill_while_writing_leaves_the_previous_checkpoint(tmp_path, data, to
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        straight = train(tiny_model(), train_ids, val_ids, config())
-        resumed = train(tiny_model(seed=5), train_ids, val_ids, config(checkpoint_path=str(path)), resume=path)
+        straight = train(make_gpt(TINY), train_ids, val_ids, config())
+        resumed = train(make_gpt(TINY, seed=5), train_ids, val_ids, config(checkpoint_path=str(path)), resume=path)
     finally:
         torch.set_num_threads(threads)
     assert resumed.steps == straight.steps
@@ -199,14 +195,14 @@ def test_sigkill_while_writing_leaves_the_previous_checkpoint(tmp_path, data, to
 # ----- the course's models --------------------------------------------------------------------------------
 
 
-def test_load_mine_falls_back_to_the_shipped_model(tmp_path, monkeypatch):
+def test_load_mine_falls_back_to_the_shipped_model(make_gpt, tmp_path, monkeypatch):
     import gptlab.io.models as pretrained
 
     monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path))
     with pytest.warns(pretrained.ShippedModelFallback, match="mine.safetensors"):
         model, tok = pretrained.load("mine")
     assert model.config == pretrained.load("shipped")[0].config
-    mine = tiny_model()
+    mine = make_gpt(TINY)
     save_checkpoint(default_path("mine"), mine, tokenizer=BPETokenizer().train(TEXT, vocab_size=300))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 
 import pytest
+import torch
 
 import gptlab.data as data
 from gptlab.data import shakespeare
@@ -118,14 +119,14 @@ def test_small_samples():
 
 def test_every_corpus_has_a_source_and_licence():
     sources = data.sources()
-    assert set(sources) == set(data.CORPORA) == {"english", "chinese", "hello", "multilingual", "tiny_shakespeare"}
+    assert set(sources) == set(data.CORPORA) == {"english", "kjv", "chinese", "hello", "multilingual", "tiny_shakespeare"}
     for name, source in sources.items():
         assert source.name == name
         assert source.origin and source.licence and source.description
 
 
 def test_unknown_corpus_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown corpus 'klingon'; known corpora: english, chinese, hello, multilingual, tiny_shakespeare"):
+    with pytest.raises(ValueError, match="unknown corpus 'klingon'; known corpora: english, kjv, chinese, hello, multilingual, tiny_shakespeare"):
         data.load_text("klingon")
 
 
@@ -234,3 +235,54 @@ def test_bad_download_raises_and_leaves_nothing(empty_cache, server, path, messa
 def test_unknown_download():
     with pytest.raises(ValueError, match="unknown downloadable corpus 'war_and_peace'; known: gpt2, tiny_shakespeare"):
         data.download("war_and_peace")
+
+
+# ----- the King James Bible and mixtures (the shipped model's pretraining text) -----------------------------
+
+
+def test_the_king_james_bible_is_66_books_of_plain_text_without_verse_numbers():
+    import re
+
+    from gptlab.data.kjv import books
+
+    found = books()
+    assert len(found) == 66 and found[0].name == "Genesis" and found[-1].name == "Revelation"
+    assert found[0].text.splitlines()[4] == "In the beginning God created the heavens and the earth."
+    text = data.load_text("kjv")
+    assert 4_000_000 < len(text) < 4_400_000
+    assert not re.search(r"\b\d+:\d+\b", text)
+    assert "Chapter 150" in found[18].text  # the Psalms
+
+
+def test_a_mixture_draws_by_weight_repeats_its_repeat_windows_and_is_fixed_by_its_seed():
+    from gptlab.data.mixture import Mixture
+
+    a, b = torch.arange(0, 1000), torch.arange(5000, 6000)
+    mix = Mixture({"a": a, "b": b}, {"a": 3, "b": 1}, repeat_share=0.25)
+    x, y = mix.get_batch(4000, 16, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (4000, 16) and torch.equal(x[:, 1:], y[:, :-1])
+    from_a = (x[:, 0] < 1000).float().mean().item()
+    assert abs(from_a - 0.75) < 0.03
+    window = torch.cat([x, y[:, -1:]], dim=1)  # (B, 17)
+    repeated = (window[:, 9:] == window[:, :8]).all(dim=1)  # the second half copies the first
+    assert abs(repeated.float().mean().item() - 0.25) < 0.03
+    assert not ((window[:, 1:] - window[:, :-1]) == 1).all(dim=1)[repeated].any()  # a repeat jumps back
+    again, _ = mix.get_batch(4000, 16, torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)
+    half, _ = mix.get_batch(4000, 16, torch.Generator().manual_seed(0), rank=1, world_size=2)
+    assert torch.equal(half, x[2000:])
+
+
+def test_the_shipped_recipe_trains_on_no_held_out_play_and_no_validation_text():
+    from gptlab.training.recipes import RECIPES, pretraining_plays, prepare_data
+
+    recipe = RECIPES["shipped"]
+    held_out = set(data.held_out_titles())
+    assert len(pretraining_plays()) == 29 and not held_out & {p.title for p in pretraining_plays()}
+    tokenizer, source, val_ids = prepare_data(recipe)
+    shakespeare = source.streams[source.names.index("shakespeare")]
+    assert len(val_ids) == 67_572 and len(shakespeare) == 1_283_865  # the validation text of every recipe
+    kjv = tokenizer.decode(source.streams[source.names.index("kjv")].tolist())
+    val_text = tokenizer.decode(val_ids.tolist())
+    for start in range(0, len(val_text) - 200, 20_000):  # no stretch of the validation text is in the Bible
+        assert val_text[start:start + 200] not in kjv

@@ -21,9 +21,7 @@ def tokenizer():
     return BPETokenizer().train(text, vocab_size=300)
 
 
-def tiny_gpt(seed=0, vocab_size=300, block_size=64):
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=2, n_head=2, n_embd=16)).eval()
+FT = dict(vocab_size=300, block_size=64, n_layer=2, n_head=2, n_embd=16)  # this module's models (tests/conftest.py)
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -81,8 +79,8 @@ def test_last_token_pooling_under_right_padding():
     assert pool_last_token(hidden, mask).flatten().tolist() == [3.0, 5.0]
 
 
-def test_padding_does_not_change_a_passage_score(tokenizer):
-    clf = GPTClassifier(tiny_gpt(), 3).eval()
+def test_padding_does_not_change_a_passage_score(make_gpt, tokenizer):
+    clf = GPTClassifier(make_gpt(FT, eval=True), 3).eval()
     idx, mask = encode_passages(tokenizer, ["to be or not to be, that is the question", "fair is foul"], 64, pad_id=0)
     alone, _ = encode_passages(tokenizer, ["fair is foul"], 64, pad_id=0)
     with torch.no_grad():
@@ -91,8 +89,8 @@ def test_padding_does_not_change_a_passage_score(tokenizer):
     torch.testing.assert_close(together, single, atol=1e-5, rtol=1e-5)
 
 
-def test_classifier_trains_and_freezing_limits_trainable_parameters(tokenizer):
-    clf = GPTClassifier(tiny_gpt(), 3)
+def test_classifier_trains_and_freezing_limits_trainable_parameters(make_gpt, tokenizer):
+    clf = GPTClassifier(make_gpt(FT, eval=True), 3)
     everything = freeze_layers(clf, None)
     head_only = freeze_layers(clf, 0)
     assert head_only == 16 * 3 + 3 + 2 * 16  # head + ln_f
@@ -122,8 +120,8 @@ def test_instruction_batch_masks_prompt_and_padding():
     assert targets.tolist() == [[-100, -100, 4, 5], [7, -100, -100, -100]]
 
 
-def test_response_only_loss_trains_the_response(tokenizer):
-    model = tiny_gpt(block_size=128)
+def test_response_only_loss_trains_the_response(make_gpt, tokenizer):
+    model = make_gpt(FT, block_size=128, eval=True)
     eot = tokenizer.special_tokens["<|endoftext|>"]
     examples = instruction_examples("train")[:16]
     pairs = [encode_instruction(tokenizer, e.prompt, e.response, 128) for e in examples]
@@ -147,8 +145,8 @@ def test_lora_starts_as_the_base_layer_and_freezes_it():
     assert layer.scaling == 2.0
 
 
-def test_merging_lora_leaves_outputs_unchanged():
-    model = tiny_gpt()
+def test_merging_lora_leaves_outputs_unchanged(make_gpt):
+    model = make_gpt(FT, eval=True)
     names = add_lora(model, r=4, alpha=8)
     assert len(names) == 4 and count_trainable(model) == lora_parameter_count(model) == 2 * (4 * (16 + 48) + 4 * (16 + 16))
     torch.manual_seed(1)
@@ -164,7 +162,7 @@ def test_merging_lora_leaves_outputs_unchanged():
     with torch.no_grad():
         after = model(idx)[0]
     torch.testing.assert_close(after, before, atol=1e-5, rtol=0)
-    assert not torch.allclose(after, tiny_gpt()(idx)[0], atol=1e-3)  # and they are not the base model's
+    assert not torch.allclose(after, make_gpt(FT, eval=True)(idx)[0], atol=1e-3)  # and they are not the base model's
 
 
 def test_lora_rejects_bad_ranks():
@@ -179,14 +177,14 @@ def test_lora_rejects_bad_ranks():
 # --- bad input --------------------------------------------------------------------------------------------
 
 
-def test_labels_outside_the_class_range_are_rejected():
+def test_labels_outside_the_class_range_are_rejected(make_gpt):
     with pytest.raises(ValueError, match=r"label 2 is 3, outside the class range 0..2"):
         check_labels([0, 1, 3], 3)
     with pytest.raises(ValueError, match="outside the class range"):
         check_labels(torch.tensor([-1]), 3)
     with pytest.raises(TypeError, match="labels must be ints"):
         check_labels([0.5], 3)
-    clf = GPTClassifier(tiny_gpt(), 3)
+    clf = GPTClassifier(make_gpt(FT, eval=True), 3)
     idx = torch.ones(2, 3, dtype=torch.long)
     with pytest.raises(ValueError, match="outside the class range"):
         train_classifier(clf, idx, torch.ones_like(idx), torch.tensor([0, 5]), steps=1)
@@ -207,11 +205,11 @@ def test_empty_examples_are_rejected(tokenizer):
         bag_of_words_accuracy(["a", " "], [0, 1], ["a"], [0])
 
 
-def test_a_prompt_longer_than_the_block_is_rejected_or_cut_with_a_notice(tokenizer):
+def test_a_prompt_longer_than_the_block_is_rejected_or_cut_with_a_notice(make_gpt, tokenizer):
     long_prompt = format_prompt("Reverse the order of the words.", "word " * 200)
     with pytest.raises(ValueError, match=r"longer than block_size 64: shorten the input"):
         encode_instruction(tokenizer, long_prompt, "x", 64)
     with pytest.warns(UserWarning, match="cut from the left"):
-        respond(tiny_gpt(), tokenizer, [long_prompt], max_tokens=2)
+        respond(make_gpt(FT, eval=True), tokenizer, [long_prompt], max_tokens=2)
     idx, mask = encode_passages(tokenizer, ["word " * 200], 64, pad_id=0)
     assert idx.shape == (1, 64)  # a long passage keeps its last 64 tokens

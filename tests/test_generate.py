@@ -28,17 +28,12 @@ def tokenizer():
     return BPETokenizer().train(TEXT, 300)
 
 
-def small_model(vocab_size=300, block_size=24, seed=0, scale=4.0):
-    torch.manual_seed(seed)
-    model = GPT(GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=2, n_head=2, n_embd=32)).eval()
-    with torch.no_grad():  # sharper than the 0.02 init: greedy choices far from ties, samples not uniform
-        model.transformer.wte.weight.mul_(scale)
-    return model
+SMALL = dict(vocab_size=300, block_size=24, n_layer=2, n_head=2, n_embd=32)  # scaled x4: greedy far from ties
 
 
 @pytest.fixture(scope="module")
-def model():
-    return small_model()
+def model(make_gpt):
+    return make_gpt(SMALL, scale=4.0, eval=True)
 
 
 class ScriptedModel(torch.nn.Module):
@@ -104,9 +99,25 @@ def test_kv_cache_preallocates_writes_in_place_and_returns_views():
     with pytest.raises(ValueError, match="do not fit"):
         cache.update(torch.randn(2, 3, 3, 4), torch.randn(2, 3, 3, 4))
     with pytest.raises(ValueError, match="this cache holds"):
-        cache.update(torch.randn(1, 3, 1, 4), torch.randn(1, 3, 1, 4))
+        cache.update(torch.randn(3, 3, 1, 4), torch.randn(3, 3, 1, 4))  # more rows than it has
+    k, v = cache.update(torch.randn(1, 3, 1, 4), torch.randn(1, 3, 1, 4))  # only the first row moves on
+    assert cache.lengths == [4, 3] and k.shape == (1, 3, 4, 4)
+    with pytest.raises(ValueError, match="different numbers of positions"):
+        cache.length
     cache.reset()
     assert cache.length == 0
+
+
+def test_kv_cache_rows_of_different_lengths_write_at_their_own_positions_and_mask_the_rest():
+    cache = KVCache(batch_size=2, n_head=1, head_size=1, max_length=6)
+    cache.update(torch.ones(1, 1, 3, 1), torch.ones(1, 1, 3, 1))  # row 0 holds 3 positions, row 1 none
+    assert cache.lengths == [3, 0] and cache.positions(2, 2).tolist() == [[3, 4], [0, 1]]
+    new = torch.tensor([[5.0, 6.0], [7.0, 8.0]]).view(2, 1, 2, 1)
+    k, _ = cache.update(new, new)
+    assert cache.lengths == [5, 2] and k.shape == (2, 1, 5, 1)
+    assert k[0, 0, :, 0].tolist() == [1, 1, 1, 5, 6] and k[1, 0, :2, 0].tolist() == [7, 8]
+    # query j of row b sees the keys up to its own position: row 0 at 3 and 4, row 1 at 0 and 1
+    assert cache.mask[:, 0].int().tolist() == [[[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0]]]
 
 
 def test_model_with_caches_step_by_step_matches_the_full_forward(model):
@@ -254,8 +265,8 @@ def test_without_a_tokenizer_there_are_ids_and_no_text(model):
     assert done.text is None and len(done.token_ids) == 4
 
 
-def test_a_string_prompt_is_encoded_with_the_tokenizer(tokenizer):
-    model = small_model(vocab_size=tokenizer.vocab_size)
+def test_a_string_prompt_is_encoded_with_the_tokenizer(make_gpt, tokenizer):
+    model = make_gpt(SMALL, vocab_size=tokenizer.vocab_size, scale=4.0, eval=True)
     a = generate(model, "To be", max_tokens=5, temperature=0, tokenizer=tokenizer)
     b = generate(model, tokenizer.encode("To be"), max_tokens=5, temperature=0, tokenizer=tokenizer)
     assert a == b
@@ -264,8 +275,8 @@ def test_a_string_prompt_is_encoded_with_the_tokenizer(tokenizer):
 # --- streaming --------------------------------------------------------------------------------------------
 
 
-def test_streamed_chunks_join_to_the_completion(tokenizer):
-    model = small_model(vocab_size=tokenizer.vocab_size)
+def test_streamed_chunks_join_to_the_completion(make_gpt, tokenizer):
+    model = make_gpt(SMALL, vocab_size=tokenizer.vocab_size, scale=4.0, eval=True)
     kwargs = dict(max_tokens=30, temperature=1.0, seed=4, n=3, stop=["e", "\n"], tokenizer=tokenizer)
     completions = generate(model, "To be", **kwargs)
     chunks = list(stream(model, "To be", **kwargs))
@@ -334,14 +345,14 @@ def test_bad_arguments_raise_clear_errors(model, kwargs, error, match):
         stream(model, [1, 2], **{"max_tokens": 3, **kwargs})  # raised at the call, not at the first chunk
 
 
-def test_an_empty_prompt_says_to_start_from_endoftext(model, tokenizer):
+def test_an_empty_prompt_says_to_start_from_endoftext(make_gpt, model, tokenizer):
     for empty in ([], torch.tensor([], dtype=torch.long)):
         with pytest.raises(ValueError, match=r"prompt is empty.*<\|endoftext\|>"):
             generate(model, empty, max_tokens=3)
     with pytest.raises(ValueError, match="prompt is empty"):
         generate(model, "", max_tokens=3, tokenizer=tokenizer)
     start = tokenizer.encode("<|endoftext|>", allowed_special="all")
-    assert len(generate(small_model(vocab_size=tokenizer.vocab_size), start, max_tokens=2)[0].token_ids) == 2
+    assert len(generate(make_gpt(SMALL, vocab_size=tokenizer.vocab_size, scale=4.0, eval=True), start, max_tokens=2)[0].token_ids) == 2
 
 
 def test_bad_prompts_are_named(model):
@@ -353,3 +364,103 @@ def test_bad_prompts_are_named(model):
         generate(model, "hello", max_tokens=1)
     with pytest.raises(TypeError, match="gptlab GPT"):
         generate(torch.nn.Linear(2, 2), [1], max_tokens=1)
+
+
+# --- the one decoding loop: rows of their own lengths, joining and leaving ---------------------------------
+
+
+def _alone(model, prompt, max_tokens):
+    """Greedy ids and the logits before each choice, decoding `prompt` by itself without a cache."""
+    ids, all_logits = list(prompt), []
+    for _ in range(max_tokens):
+        logits = model(torch.tensor([ids[-model.config.block_size:]]))[0][0, -1]
+        all_logits.append(logits)
+        ids.append(int(logits.argmax()))
+    return ids[len(prompt):], torch.stack(all_logits)
+
+
+def test_prompts_of_different_lengths_decode_together_as_each_would_alone(model):
+    from gptlab.generation import Decoder, Sampling
+
+    prompts = [[5, 9, 2], [7], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [42, 42]]
+    decoder = Decoder(model, len(prompts))
+    rows = decoder.add(prompts, Sampling(temperature=0), max_tokens=16)  # 11 + 16 > block_size 24: rebuilds too
+    seen = [[] for _ in prompts]
+    for _ in range(16):
+        decoder._refresh()
+        for i, row in enumerate(rows):
+            seen[i].append(row.logits.clone())
+        decoder.step()
+    for i, prompt in enumerate(prompts):
+        ids, logits = _alone(model, prompt, 16)
+        assert rows[i].generated == ids and rows[i].finish_reason == "length"
+        assert torch.allclose(torch.stack(seen[i]), logits, atol=1e-4)
+
+
+def test_rows_join_and_leave_between_steps_and_the_others_carry_on(model):
+    from gptlab.generation import Decoder, Sampling
+
+    decoder = Decoder(model, capacity=3)
+    greedy = Sampling(temperature=0)
+    a, b = decoder.add([[3, 1, 4], [1, 5]], greedy, max_tokens=10)
+    for _ in range(3):
+        decoder.step()
+    [c] = decoder.add([[9, 2, 6, 5]], greedy, max_tokens=10)  # joins a batch already decoding
+    for _ in range(2):
+        decoder.step()
+    decoder.drop([a])  # leaves early: b and c move down into its cache row
+    assert [row.slot for row in decoder.rows] == [0, 1]
+    while b.finish_reason is None or c.finish_reason is None:
+        decoder.step()
+    assert b.generated[:10] == _alone(model, [1, 5], 10)[0]
+    assert c.generated[:10] == _alone(model, [9, 2, 6, 5], 10)[0]
+    assert a.generated == _alone(model, [3, 1, 4], 5)[0]
+
+
+def test_a_stop_id_finishes_its_row_and_decode_many_leaves_it_out(model):
+    from gptlab.generation import Sampling, decode_many
+
+    [free] = decode_many(model, [[5, 9]], Sampling(temperature=0), 12)
+    stop = free[4]
+    [cut] = decode_many(model, [[5, 9]], Sampling(temperature=0), 12, stop_ids={stop})
+    assert cut == free[:free.index(stop)]
+    [completion] = generate(model, [5, 9], 12, temperature=0, stop_ids=[stop])
+    assert completion.token_ids == cut and completion.finish_reason == "stop"
+
+
+def test_allowed_ids_restrict_every_draw(model):
+    from gptlab.generation import Sampling, decode_many
+
+    outs = decode_many(model, [[1], [2], [3]], Sampling(temperature=1.5, allowed_ids=(7, 8, 9)), 30,
+                       generator=torch.Generator().manual_seed(0))
+    assert {t for out in outs for t in out} <= {7, 8, 9} and len({t for out in outs for t in out}) == 3
+
+
+def test_every_sampler_in_the_package_goes_through_the_one_loop(monkeypatch, model):
+    """generate, the training loop's samples, fine-tuned answers, pixel drawings and seq2seq decoding all call
+    gptlab.generation.loop.Decoder.step; none has a loop of its own."""
+    from gptlab.generation import loop
+    from gptlab.topics import finetune
+    from gptlab.topics.seq2seq.model import Seq2Seq, Seq2SeqConfig, translate
+    from gptlab.topics.vision import data as vision_data
+    from gptlab.training.loop import sample
+
+    calls = []
+    original = loop.Decoder.step
+    monkeypatch.setattr(loop.Decoder, "step", lambda self: calls.append(type(self.model).__name__) or original(self))
+
+    def used(action) -> bool:
+        calls.clear()
+        action()
+        return bool(calls)
+
+    assert used(lambda: generate(model, [1, 2], 3))
+    assert used(lambda: sample(model, ByteTokenizer(), "ab", max_new_tokens=3))
+    assert used(lambda: vision_data.sample_pixels(model, torch.tensor([1, 2]), levels=4, n_pixels=3))
+    seq2seq = Seq2Seq(Seq2SeqConfig()).eval()
+    assert used(lambda: translate(seq2seq, ["the first of may two thousand"]))
+
+    class Specials(ByteTokenizer):
+        special_tokens = {"<|endoftext|>": 0}
+
+    assert used(lambda: finetune.respond(model, Specials(), ["hi"], max_tokens=2))

@@ -27,9 +27,8 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=300, block_size=24, n_layer=2, n_head=3, n_embd=24)).eval()
+def model(make_gpt):
+    return make_gpt(dict(vocab_size=300, block_size=24, n_layer=2, n_head=3, n_embd=24), eval=True)
 
 
 # --- capture -------------------------------------------------------------------------------------
@@ -293,5 +292,12 @@ def test_explorer_redraws_when_a_slider_moves_and_reports_bad_text_in_the_widget
     plt.close("all")
 
 
-def test_capture_type_is_exported():
-    assert AttentionCapture.__doc__ and "Taught in: solutions/09_looking_inside.ipynb" in AttentionCapture.__doc__
+def test_a_capture_holds_one_causal_attention_map_per_layer_and_head(model, tokenizer):
+    capture = capture_attention(model, tokenizer, "the cat sat on the mat")
+    T = len(tokenizer.encode("the cat sat on the mat"))
+    assert isinstance(capture, AttentionCapture) and (capture.n_layer, capture.n_head) == (2, 3)
+    assert capture.ids == tokenizer.encode("the cat sat on the mat") and len(capture.tokens) == T
+    for weights in capture.attentions:
+        assert weights.shape == (1, 3, T, T)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(1, 3, T))  # each query's weights sum to 1
+        assert not weights.triu(diagonal=1).any()  # nothing attends to the future

@@ -107,32 +107,46 @@ def test_causal_and_padding_together_match_torch():
     torch.testing.assert_close(module(x, key_padding_mask=pad), torch_reference_attention(module, x, pad), atol=1e-5, rtol=1e-5)
 
 
-def test_layer_norm_matches_torch_forward_and_backward():
-    ours, theirs = LayerNorm(12), nn.LayerNorm(12)
+def layer_norm_written_out(x, weight, bias, eps=1e-5):
+    """The lesson's formula, in float64: biased variance, eps inside the square root."""
+    x = x.double()
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)  # divide by d, not d - 1
+    return (x - mean) / torch.sqrt(var + eps) * weight.double() + bias.double()
+
+
+def test_layer_norm_is_the_written_out_formula_forward_and_backward():
+    ours = LayerNorm(12)
     with torch.no_grad():
         ours.weight.normal_(), ours.bias.normal_()
-    theirs.load_state_dict(ours.state_dict())
     x1 = (torch.randn(4, 5, 12) * 3 + 2).requires_grad_()
-    x2 = x1.detach().clone().requires_grad_()
-    torch.testing.assert_close(ours(x1), theirs(x2), atol=1e-5, rtol=1e-5)
-    ours(x1).pow(2).sum().backward(), theirs(x2).pow(2).sum().backward()
-    torch.testing.assert_close(x1.grad, x2.grad, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad, atol=1e-4, rtol=1e-4)
+    x2 = x1.detach().double().requires_grad_()
+    w, b = ours.weight.detach().double().requires_grad_(), ours.bias.detach().double().requires_grad_()
+    expected = layer_norm_written_out(x2, w, b)
+    torch.testing.assert_close(ours(x1).double(), expected, atol=1e-5, rtol=1e-5)
+    ours(x1).pow(2).sum().backward(), expected.pow(2).sum().backward()
+    torch.testing.assert_close(x1.grad.double(), x2.grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours.weight.grad.double(), w.grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours.bias.grad.double(), b.grad, atol=1e-4, rtol=1e-4)
 
 
-def test_gelu_is_the_tanh_approximation():
-    x = torch.linspace(-6, 6, 1001)
-    torch.testing.assert_close(gelu(x), F.gelu(x, approximate="tanh"), atol=1e-6, rtol=1e-5)
-    assert (gelu(x) - F.gelu(x)).abs().max() > 1e-4  # and not the exact erf form
+def test_gelu_is_gpt2s_tanh_formula():
+    x = torch.linspace(-6, 6, 1001, dtype=torch.float64)
+    written_out = 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    torch.testing.assert_close(gelu(x.float()).double(), written_out, atol=1e-6, rtol=1e-5)
+    exact = 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+    assert (gelu(x.float()).double() - exact).abs().max() > 1e-4  # and not the exact erf form
 
 
 def test_mlp_and_block_shapes_names_and_values():
     mlp = MLP(8)
     assert [n for n, _ in mlp.named_parameters()] == ["c_fc.weight", "c_fc.bias", "c_proj.weight", "c_proj.bias"]
     x = torch.randn(2, 3, 8)
-    torch.testing.assert_close(mlp(x), mlp.c_proj(F.gelu(mlp.c_fc(x), approximate="tanh")))
+    h = mlp.c_fc(x)
+    torch.testing.assert_close(mlp(x), mlp.c_proj(0.5 * h * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h ** 3)))),
+                               atol=1e-6, rtol=1e-5)
     block = Block(8, 2).eval()
     assert {n.split(".")[0] for n, _ in block.named_parameters()} == {"ln_1", "attn", "ln_2", "mlp"}
-    h = x + torch_reference_attention(block.attn, F.layer_norm(x, (8,), block.ln_1.weight, block.ln_1.bias))
-    expected = h + block.mlp(F.layer_norm(h, (8,), block.ln_2.weight, block.ln_2.bias))
+    h = x + torch_reference_attention(block.attn, layer_norm_written_out(x, block.ln_1.weight, block.ln_1.bias).float())
+    expected = h + block.mlp(layer_norm_written_out(h, block.ln_2.weight, block.ln_2.bias).float())
     torch.testing.assert_close(block(x), expected, atol=1e-5, rtol=1e-5)

@@ -28,6 +28,10 @@ REMOVED = {
     "gptlab.model": {"config_to_json"},  # dead code (never called); json.dumps(asdict(config)) does it
     "gptlab.train": {"check_windows", "get_batch"},  # names the loop imported, not its own: still in gptlab.corpus
     "gptlab.train_cli": {"RECIPE", "build_data"},  # one recipe table now: gptlab.training.recipes
+    # the checks' own copies of references: every reference lives in the library now (count_parameters in
+    # gptlab.nn.model, next_token_loss and train_step in gptlab.training.loop, get_batch in gptlab.data.batches)
+    "gptlab.checks.gpt": {"reference_count_parameters", "reference_gpt_forward"},
+    "gptlab.checks.training": {"reference_get_batch", "reference_next_token_loss", "reference_train_step"},
 }
 
 

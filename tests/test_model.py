@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gptlab.course.checks.gpt import reference_count_parameters
+from gptlab.nn.model import count_parameters as reference_count_parameters
 from gptlab.nn.model import GPT, GPTConfig, PRESETS
 from gptlab.nn.gpt2 import CheckpointError, save_gpt2_directory
 

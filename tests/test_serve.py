@@ -38,10 +38,8 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
-def model(tokenizer):
-    torch.manual_seed(0)
-    config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=32)
-    return GPT(config).eval()
+def model(tokenizer, make_gpt):
+    return make_gpt(dict(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=32), eval=True)
 
 
 @pytest.fixture(scope="module")

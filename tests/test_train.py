@@ -16,12 +16,7 @@ import torch
 from gptlab.nn.model import GPT, GPTConfig
 from gptlab.training.loop import History, TrainConfig, configure_optimizer, estimate_loss, get_lr, sample, train
 
-TINY = dict(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
-
-
-def tiny_model(seed: int = 0, **overrides) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(**{**TINY, **overrides}))
+TINY = dict(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)  # this module's models (make_gpt(TINY))
 
 
 def tiny_data(n: int = 4000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,8 +59,8 @@ def test_train_config_rejects_bad_values():
 # ----- the optimizer ------------------------------------------------------------------------------
 
 
-def test_weight_decay_only_on_2d_parameters():
-    model = tiny_model()
+def test_weight_decay_only_on_2d_parameters(make_gpt):
+    model = make_gpt(TINY)
     opt = configure_optimizer(model, TrainConfig(weight_decay=0.1), torch.device("cpu"))
     decay, no_decay = opt.param_groups
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
@@ -81,11 +76,11 @@ def test_weight_decay_only_on_2d_parameters():
 # ----- the loop --------------------------------------------------------------------------------------
 
 
-def test_same_seed_same_losses_and_learning_happens():
+def test_same_seed_same_losses_and_learning_happens(make_gpt):
     train_ids, val_ids = tiny_data()
-    a = train(tiny_model(), train_ids, val_ids, quick(steps=20, eval_every=5))
-    b = train(tiny_model(), train_ids, val_ids, quick(steps=20, eval_every=5))
-    c = train(tiny_model(), train_ids, val_ids, quick(steps=3, eval_every=5, seed=2))
+    a = train(make_gpt(TINY), train_ids, val_ids, quick(steps=20, eval_every=5))
+    b = train(make_gpt(TINY), train_ids, val_ids, quick(steps=20, eval_every=5))
+    c = train(make_gpt(TINY), train_ids, val_ids, quick(steps=3, eval_every=5, seed=2))
     assert a.losses == b.losses and a.val_losses == b.val_losses
     assert a.losses[:3] != c.losses
     assert a.steps == list(range(1, 21)) and a.eval_steps == [5, 10, 15, 20]
@@ -94,18 +89,18 @@ def test_same_seed_same_losses_and_learning_happens():
     assert History.from_dict(a.to_dict()) == a
 
 
-def test_gradient_accumulation_and_progress_bar_and_callback():
+def test_gradient_accumulation_and_progress_bar_and_callback(make_gpt):
     train_ids, val_ids = tiny_data()
     calls = []
-    history = train(tiny_model(), train_ids, None, quick(steps=4, batch_size=4, grad_accum=2, progress=True),
+    history = train(make_gpt(TINY), train_ids, None, quick(steps=4, batch_size=4, grad_accum=2, progress=True),
                     callback=lambda h: calls.append((h.steps[-1], h.done)))
     assert calls == [(1, False), (2, False), (3, False), (4, True)]
     assert all(math.isnan(v) for v in history.val_losses)
     assert history.tokens_per_s[-1] > 0
 
 
-def test_estimate_loss_is_repeatable_and_in_eval_mode():
-    model = tiny_model(dropout=0.5)
+def test_estimate_loss_is_repeatable_and_in_eval_mode(make_gpt):
+    model = make_gpt(TINY, dropout=0.5)
     _, val_ids = tiny_data()
     model.train()
     a = estimate_loss(model, val_ids, batches=3, batch_size=4, seed=5)
@@ -113,8 +108,8 @@ def test_estimate_loss_is_repeatable_and_in_eval_mode():
     assert a == b and model.training  # no dropout noise; the mode is restored
 
 
-def test_training_errors_are_clear():
-    model = tiny_model()
+def test_training_errors_are_clear(make_gpt):
+    model = make_gpt(TINY)
     with pytest.raises(ValueError, match="block_size \\+ 1"):
         train(model, torch.arange(10), None, quick())
     with pytest.raises(ValueError, match="vocab_size is 64"):
@@ -123,22 +118,22 @@ def test_training_errors_are_clear():
         train(model, torch.arange(200) % 64, None, quick(block_size=32))
 
 
-def test_sample_writes_text():
+def test_sample_writes_text(make_gpt):
     from gptlab.tokenizers import ByteTokenizer
 
     class Bytes(ByteTokenizer):
         special_tokens = {}
 
-    model = tiny_model(vocab_size=256)
+    model = make_gpt(TINY, vocab_size=256)
     text = sample(model, Bytes(), "ab", max_new_tokens=5, seed=0)
     assert text.startswith("ab") and text == sample(model, Bytes(), "ab", max_new_tokens=5, seed=0)
 
 
-def test_live_plot_is_silent_outside_notebooks_and_draws_when_asked():
+def test_live_plot_is_silent_outside_notebooks_and_draws_when_asked(make_gpt):
     from gptlab.viz.training import LiveLossPlot, plot_history
 
     train_ids, val_ids = tiny_data()
-    history = train(tiny_model(), train_ids, val_ids, quick(steps=4, eval_every=2))
+    history = train(make_gpt(TINY), train_ids, val_ids, quick(steps=4, eval_every=2))
     quiet = LiveLossPlot()
     quiet(history)  # not in a Jupyter kernel: nothing happens, nothing breaks
     assert quiet.draws == 0 and quiet.figure is None
@@ -155,10 +150,11 @@ DDP_SCRIPT = textwrap.dedent("""
     import json, sys, torch
     torch.set_num_threads(1)
     sys.path.insert(0, {tests!r})
-    from test_train import tiny_data, tiny_model, quick
+    from conftest import build_gpt
+    from test_train import TINY, tiny_data, quick
     from gptlab.training.loop import train
     train_ids, val_ids = tiny_data()
-    history = train(tiny_model(), train_ids, val_ids, quick(steps=6, eval_every=3, batch_size=8, grad_accum=2))
+    history = train(build_gpt(TINY), train_ids, val_ids, quick(steps=6, eval_every=3, batch_size=8, grad_accum=2))
     import os
     if os.environ["RANK"] == "0":
         json.dump(history.to_dict(), open({out!r}, "w"))
@@ -166,7 +162,7 @@ DDP_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_two_processes_match_one(tmp_path):
+def test_two_processes_match_one(make_gpt, tmp_path):
     out = tmp_path / "ddp.json"
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out)))
@@ -179,7 +175,7 @@ def test_two_processes_match_one(tmp_path):
     torch.set_num_threads(1)
     try:
         train_ids, val_ids = tiny_data()
-        single = train(tiny_model(), train_ids, val_ids, quick(steps=6, eval_every=3, batch_size=8, grad_accum=2))
+        single = train(make_gpt(TINY), train_ids, val_ids, quick(steps=6, eval_every=3, batch_size=8, grad_accum=2))
     finally:
         torch.set_num_threads(threads)
     assert ddp["steps"] == single.steps

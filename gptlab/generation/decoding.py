@@ -21,14 +21,15 @@ Taught in: solutions/08_generation.ipynb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
-from gptlab.generation.sampling import _check_sampling, _is_int, next_token_probs
+from gptlab.data.batches import is_integer_dtype
+from gptlab.generation.loop import Decoder, Sampling
+from gptlab.generation.sampling import _is_int
 from gptlab.generation.text import IncrementalDecoder
-from gptlab.nn.kv_cache import make_caches
 
 __all__ = ["Chunk", "Completion", "generate", "stream"]
 
@@ -101,7 +102,7 @@ def _prompt_tensor(prompt_ids, tokenizer, vocab_size: int) -> torch.Tensor:
     if isinstance(prompt_ids, torch.Tensor):
         if prompt_ids.dim() == 2 and prompt_ids.shape[0] == 1:
             prompt_ids = prompt_ids[0]
-        if prompt_ids.dim() != 1 or prompt_ids.is_floating_point() or prompt_ids.dtype == torch.bool:
+        if prompt_ids.dim() != 1 or not is_integer_dtype(prompt_ids.dtype):
             raise TypeError(f"prompt_ids must be a 1-D tensor (or list) of integer token ids; got {prompt_ids.dtype} "
                             f"of shape {tuple(prompt_ids.shape)} (use n=... for several samples of one prompt)")
         ids = prompt_ids.detach().cpu().long()
@@ -118,51 +119,7 @@ def _prompt_tensor(prompt_ids, tokenizer, vocab_size: int) -> torch.Tensor:
     return ids
 
 
-# --- the loop -----------------------------------------------------------------------------------------
-
-
-def _pick(logits: torch.Tensor, temperature, top_k, top_p, generator) -> torch.Tensor:
-    """(n, V) logits -> (n,) token ids."""
-    if temperature == 0:
-        return logits.argmax(dim=-1)  # greedy: the first of equal maxima, as Hugging Face does
-    probs = next_token_probs(logits, temperature, top_k, top_p)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-
-
-def _token_steps(model, prompt: torch.Tensor, max_tokens: int, n: int, use_cache: bool, pick: Callable) -> Iterator[torch.Tensor]:
-    """Yield the (n,) next tokens, step by step; the consumer stops it early by closing it.
-
-    Every tensor operation runs inside no_grad, but no yield does, so the caller's grad mode is untouched.
-    """
-    block = model.config.block_size
-    device = next(model.parameters()).device
-    T0 = prompt.numel()
-    with torch.no_grad():
-        ids = torch.empty(n, T0 + max_tokens, dtype=torch.long, device=device)  # the n rows, prompt then completion
-        ids[:, :T0] = prompt.to(device)
-        caches = make_caches(model, n) if use_cache else None
-        # The prompt is cropped to the last block_size tokens: positions beyond the table do not exist.
-        logits = model(ids[:, max(0, T0 - block):T0], caches=caches)[0][:, -1]
-    length = T0
-    for step in range(max_tokens):
-        with torch.no_grad():
-            token = pick(logits)
-            ids[:, length] = token
-        length += 1
-        yield token
-        if step + 1 == max_tokens:
-            return
-        with torch.no_grad():
-            if not use_cache:
-                logits = model(ids[:, max(0, length - block):length])[0][:, -1]
-            elif caches[0].length < block:
-                logits = model(ids[:, length - 1:length], caches=caches)[0][:, -1]  # one position of work
-            else:
-                # Full: positions are absolute and learned, so the window cannot slide by one. Rebuild from the
-                # last block_size tokens — the very window the uncached loop reads, hence the same logits.
-                for cache in caches:
-                    cache.reset()
-                logits = model(ids[:, length - block:length], caches=caches)[0][:, -1]
+# --- the text side of each sample ------------------------------------------------------------------
 
 
 class _Sample:
@@ -220,6 +177,14 @@ class _Sample:
         self.released_text, self.released_ids = max(self.released_text, safe), id_count
         return chunk
 
+    def finish(self) -> Chunk:
+        """The sample drew a stop id: it ends here, and any text held back for a stop string is released."""
+        self.text += self.decoder.finish() if self.decoder is not None else ""
+        self.finish_reason = "stop"
+        chunk = Chunk(self.index, self.text[self.released_text:], self.ids[self.released_ids:], "stop")
+        self.released_text, self.released_ids = len(self.text), len(self.ids)
+        return chunk
+
     def _held_back(self) -> int:
         """Length of the longest end of the text that could be the beginning of a stop string."""
         for size in range(min(len(self.text), max((len(s) for s in self.stops), default=1) - 1), 0, -1):
@@ -231,7 +196,8 @@ class _Sample:
 
 def stream(model, prompt_ids, max_tokens: int = 16, temperature: float = 1.0, top_k: int | None = None,
            top_p: float | None = None, n: int = 1, stop: str | Sequence[str] | None = None, seed: int | None = None,
-           use_cache: bool = True, tokenizer=None) -> Iterator[Chunk]:
+           use_cache: bool = True, tokenizer=None, *, stop_ids: Sequence[int] = (),
+           allowed_ids: Sequence[int] | None = None) -> Iterator[Chunk]:
     """generate(), one token at a time: yields a Chunk per sample and step, the last one with finish_reason.
 
     The n samples run as one batch; a sample that has finished yields nothing more. Arguments as generate().
@@ -240,7 +206,7 @@ def stream(model, prompt_ids, max_tokens: int = 16, temperature: float = 1.0, to
     """
     if not hasattr(model, "config") or not hasattr(model.config, "block_size"):
         raise TypeError(f"model must be a gptlab GPT (with .config.block_size); got {type(model).__name__}")
-    _check_sampling(temperature, top_k, top_p)
+    sampling = Sampling(temperature, top_k, top_p, tuple(allowed_ids) if allowed_ids is not None else None)
     if not _is_int(max_tokens) or max_tokens < 0:
         raise ValueError(f"max_tokens must be an int >= 0; got {max_tokens!r}")
     if not _is_int(n) or n < 1:
@@ -249,10 +215,12 @@ def stream(model, prompt_ids, max_tokens: int = 16, temperature: float = 1.0, to
         raise TypeError(f"seed must be an int or None; got {seed!r}")
     stops = _check_stop(stop, tokenizer)
     prompt = _prompt_tensor(prompt_ids, tokenizer, model.config.vocab_size)
-    return _stream(model, prompt, max_tokens, temperature, top_k, top_p, n, stops, seed, use_cache, tokenizer)
+    if not all(_is_int(i) for i in stop_ids):
+        raise TypeError(f"stop_ids must be token ids (ints); got {stop_ids!r}")
+    return _stream(model, prompt, max_tokens, sampling, n, stops, frozenset(stop_ids), seed, use_cache, tokenizer)
 
 
-def _stream(model, prompt, max_tokens, temperature, top_k, top_p, n, stops, seed, use_cache, tokenizer) -> Iterator[Chunk]:
+def _stream(model, prompt, max_tokens, sampling, n, stops, stop_ids, seed, use_cache, tokenizer) -> Iterator[Chunk]:
     samples = [_Sample(i, tokenizer, stops) for i in range(n)]
     if max_tokens == 0:
         for sample in samples:
@@ -263,26 +231,28 @@ def _stream(model, prompt, max_tokens, temperature, top_k, top_p, n, stops, seed
         generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     was_training = model.training
     model.eval()  # no dropout while generating; the mode is restored at the end
-    steps = _token_steps(model, prompt, max_tokens, n, use_cache,
-                         lambda logits: _pick(logits, temperature, top_k, top_p, generator))
+    # The n samples are n rows of one batch that draw together; a finished one keeps its row (unread) until all
+    # are done, so the same seed gives the same n texts whatever stops when.
+    decoder = Decoder(model, n, use_cache=use_cache)
+    decoder.add([prompt.tolist()] * n, sampling, max_tokens, stop_ids=stop_ids, generator=generator)
     try:
-        for step, tokens in enumerate(steps):
+        for step in range(max_tokens):
             last = step + 1 == max_tokens
-            for sample, token in zip(samples, tokens.tolist()):
+            for sample, (row, token) in zip(samples, decoder.step()):
                 if sample.finish_reason is None:
-                    chunk = sample.push(token, last)
+                    chunk = sample.finish() if token in stop_ids else sample.push(token, last)
                     if chunk.text or chunk.token_ids or chunk.finish_reason:
                         yield chunk
             if all(s.finish_reason for s in samples):
                 break
     finally:
-        steps.close()
         model.train(was_training)
 
 
 def generate(model, prompt_ids, max_tokens: int = 16, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, n: int = 1, stop: str | Sequence[str] | None = None, seed: int | None = None,
-             use_cache: bool = True, tokenizer=None) -> list[Completion]:
+             use_cache: bool = True, tokenizer=None, *, stop_ids: Sequence[int] = (),
+             allowed_ids: Sequence[int] | None = None) -> list[Completion]:
     """n completions of a prompt, each with its token ids, its text and why it stopped.
 
     prompt_ids: token ids (a list or 1-D tensor; or a string, with tokenizer). At least one token: to start
@@ -293,10 +263,13 @@ def generate(model, prompt_ids, max_tokens: int = 16, temperature: float = 1.0, 
     contains one, and neither its text nor its ids include it (needs tokenizer). seed: makes the draws
     reproducible (None uses torch's global generator). use_cache: the KV cache (same tokens, much faster).
     tokenizer: decodes the text (incrementally: never half a UTF-8 character) and matches stop strings.
+    stop_ids: token ids that end a sample (not included), such as <|endoftext|>. allowed_ids: only these ids
+    may be drawn. The loop itself is gptlab.generation.loop.Decoder.
 
     Taught in: solutions/08_generation.ipynb
     """
-    chunks = stream(model, prompt_ids, max_tokens, temperature, top_k, top_p, n, stop, seed, use_cache, tokenizer)
+    chunks = stream(model, prompt_ids, max_tokens, temperature, top_k, top_p, n, stop, seed, use_cache, tokenizer,
+                    stop_ids=stop_ids, allowed_ids=allowed_ids)
     texts: list[list[str]] = [[] for _ in range(n)]
     ids: list[list[int]] = [[] for _ in range(n)]
     reasons: list[str] = ["length"] * n

@@ -22,10 +22,7 @@ class IncrementalDecoder:
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
-        table = getattr(tokenizer, "token_bytes", None)
-        if table is None and type(tokenizer).__name__ == "ByteTokenizer":
-            table = {i: bytes([i]) for i in range(256)}
-        self._table = table
+        self._table = getattr(tokenizer, "token_bytes", None)  # byte-level tokenizers: id -> bytes
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._ids: list[int] = []  # only for tokenizers without a bytes table
         self._emitted = 0

@@ -28,8 +28,6 @@ import contextlib
 import hashlib
 import json
 import os
-import struct
-import tempfile
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -170,11 +168,9 @@ def _jsonable(value):
 def _tokenizer_files(tokenizer) -> dict[str, str]:
     if tokenizer is None:
         return {}
-    if not hasattr(tokenizer, "save"):
-        raise TypeError(f"can only store a tokenizer with save(directory) in GPT-2's format (BPETokenizer); got {type(tokenizer).__name__}")
-    with tempfile.TemporaryDirectory() as directory:
-        written = tokenizer.save(directory)
-        return {Path(p).name: Path(p).read_text(encoding="utf-8") for p in written}
+    if not hasattr(tokenizer, "to_texts"):
+        raise TypeError(f"can only store a tokenizer with to_texts() in GPT-2's format (BPETokenizer); got {type(tokenizer).__name__}")
+    return tokenizer.to_texts()
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, *, tokenizer=None, optimizer: torch.optim.Optimizer | None = None,
@@ -238,18 +234,21 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, *, tokenizer=None,
 # ----- loading --------------------------------------------------------------------------------------
 
 
-def _read_header(path: Path, data: bytes) -> dict:
-    if len(data) < 8:
-        raise CheckpointError(f"{path} is truncated or empty ({len(data)} bytes): not a checkpoint")
-    (length,) = struct.unpack("<Q", data[:8])
-    if length > len(data) - 8:
-        raise CheckpointError(f"{path} is truncated or corrupt: its header says {length} bytes, the file has {len(data) - 8} after it")
+def _read_metadata(path: Path) -> dict:
+    """The gptlab document in the safetensors header (read with safetensors' own parser)."""
+    from safetensors import safe_open
+
     try:
-        header = json.loads(data[8 : 8 + length])
-        meta = json.loads(header["__metadata__"]["gptlab"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-        raise CheckpointError(f"{path} is not a gptlab checkpoint (no gptlab header; is it truncated, corrupt, or "
-                              "a plain weights file? GPT-2 directories load with GPT.from_pretrained)") from None
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+    except Exception as error:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"{path} is truncated, corrupt or not a safetensors file ({type(error).__name__}: "
+                              f"{str(error)[:200]})") from None
+    try:
+        meta = json.loads(header["gptlab"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise CheckpointError(f"{path} is not a gptlab checkpoint (no gptlab header; is it a plain weights file? "
+                              "GPT-2 directories load with GPT.from_pretrained)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a gptlab checkpoint")
     if meta.get("version", 0) > VERSION:
@@ -262,15 +261,10 @@ def _tokenizer_from_files(path: Path, files: dict[str, str]):
         return None
     from gptlab.tokenizers import BPETokenizer
 
-    with tempfile.TemporaryDirectory() as directory:
-        for name, text in files.items():
-            if name not in ("vocab.json", "merges.txt"):
-                raise CheckpointError(f"{path}: unexpected tokenizer file {name!r}")
-            (Path(directory) / name).write_text(text, encoding="utf-8")
-        try:
-            return BPETokenizer.load(directory)
-        except Exception as error:
-            raise CheckpointError(f"{path}: its tokenizer cannot be rebuilt ({type(error).__name__}: {error})") from None
+    try:
+        return BPETokenizer.from_texts(files)
+    except Exception as error:
+        raise CheckpointError(f"{path}: its tokenizer cannot be rebuilt ({type(error).__name__}: {error})") from None
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -285,10 +279,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    data = path.read_bytes()
-    meta = _read_header(path, data)
+    meta = _read_metadata(path)
     try:
-        tensors = from_bytes(data)
+        tensors = from_bytes(path.read_bytes())
     except Exception as error:  # safetensors raises its own error types for damaged files
         raise CheckpointError(f"{path} is truncated or corrupt ({type(error).__name__}: {error})") from None
     if _tensor_digest(tensors) != meta.get("tensors_sha256"):

@@ -10,11 +10,11 @@ the rest of gptlab.
 """
 
 from gptlab.nn.attention import CausalSelfAttention, MultiHeadAttention, causal_mask, scaled_dot_product_attention
-from gptlab.nn.kv_cache import KVCache, make_caches
+from gptlab.nn.kv_cache import GrowingCache, KVCache, cached_step, make_caches
 from gptlab.nn.layers import MLP, Block, LayerNorm, gelu, input_embedding, sinusoidal_positions, softmax
 from gptlab.nn.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
 from gptlab.nn.model import GPT, PRESETS, GPTConfig
 
-__all__ = ["Block", "CausalSelfAttention", "GPT", "GPTConfig", "KVCache", "LayerNorm", "LoRALinear", "MLP",
-           "MultiHeadAttention", "PRESETS", "add_lora", "causal_mask", "gelu", "input_embedding", "lora_parameter_count",
+__all__ = ["Block", "CausalSelfAttention", "GPT", "GrowingCache", "GPTConfig", "KVCache", "LayerNorm", "LoRALinear", "MLP",
+           "MultiHeadAttention", "PRESETS", "add_lora", "cached_step", "causal_mask", "gelu", "input_embedding", "lora_parameter_count",
            "make_caches", "merge_lora", "scaled_dot_product_attention", "sinusoidal_positions", "softmax"]

@@ -99,7 +99,8 @@ class MultiHeadAttention(nn.Module):
         """x: (B, T, C) -> (B, T, C); with return_weights, also the weights (B, nh, T, T_k).
 
         key_padding_mask: (B, T_k) bool, True for real tokens, False for padding (never attended to).
-        cache: an object with `update(k, v) -> (k_all, v_all)` that keeps this layer's keys and values.
+        cache: an object with `update(k, v) -> (k_all, v_all)` that keeps this layer's keys and values, and a
+        `mask` (None, or the (B, 1, T, T_k) keys each new query may see when the rows differ in length).
         """
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected x of shape (B, T, {self.d_model}); got {tuple(x.shape)}")
@@ -111,15 +112,17 @@ class MultiHeadAttention(nn.Module):
             q = F.linear(x, w_q, b_q)
             k, v = F.linear(context, w_kv, b_kv).split(self.d_model, dim=2)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)  # (B, nh, T, hs)
+        mask = None
         if cache is not None:
             k, v = cache.update(k, v)  # (B, nh, T_past + T, hs)
-        mask = None
+            mask = cache.mask  # (B, 1, T, T_k) when the rows hold different lengths (causal already), else None
         if key_padding_mask is not None:
             if key_padding_mask.dtype != torch.bool or key_padding_mask.shape != (x.shape[0], k.shape[-2]):
                 raise ValueError(f"key_padding_mask must be bool of shape (B, T_k) = {(x.shape[0], k.shape[-2])}; "
                                  f"got {key_padding_mask.dtype} {tuple(key_padding_mask.shape)}")
-            mask = key_padding_mask[:, None, None, :]  # (B, 1, 1, T_k): the same keys hidden from every query
-        causal = self.causal and context is None
+            padding = key_padding_mask[:, None, None, :]  # (B, 1, 1, T_k): the same keys hidden from every query
+            mask = padding if mask is None else mask & padding
+        causal = self.causal and context is None and (cache is None or cache.mask is None)
         if causal and mask is None and q.shape[-2] == 1:
             causal = False  # one new query (generating with a cache) is the last position: every key is visible
         if causal and (mask is not None or q.shape[-2] != k.shape[-2]):

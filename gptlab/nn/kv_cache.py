@@ -1,8 +1,16 @@
 """The KV cache: each attention layer keeps the keys and values it has computed, so a new token costs one position.
 
-In a causal model the keys and values of a position never change once computed. With learned absolute
-positions the window cannot slide: past `block_size` tokens the cache is rebuilt from the last
-`block_size` tokens (gptlab.generation does that), exactly what an uncached model would read.
+In a causal model the keys and values of a position never change once computed, so a layer can keep them
+and attend from one new query to all of them. Two caches, one idea:
+
+* `cached_step` is lesson 08's exercise written with the library's pieces: the past is a list of (k, v)
+  tensors that grow by ``torch.cat`` (the simplest cache; Hugging Face's "legacy" format).
+* `KVCache` keeps the keys and values in buffers allocated once, one row per sequence, each row with its own
+  length: several prompts of different lengths decode together, and a sequence can join or leave the batch
+  between steps (gptlab.generation.Decoder does that; the server's batching builds on it).
+
+With learned absolute positions the window cannot slide: past `block_size` tokens a row is rebuilt from its
+last `block_size` tokens, exactly what an uncached model would read (gptlab.generation does that too).
 
 Taught in: solutions/08_generation.ipynb
 """
@@ -11,17 +19,20 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["KVCache", "make_caches"]
+__all__ = ["GrowingCache", "KVCache", "cached_step", "make_caches"]
 
 
 class KVCache:
-    """One attention layer's keys and values, in buffers allocated once: (B, n_head, max_length, head_size).
+    """One attention layer's keys and values for up to `batch_size` sequences: (batch_size, n_head, max_length, head_size).
 
-    `update(k, v)` writes the new positions' keys and values (B, n_head, T_new, head_size) after the
-    `length` already stored and returns views of everything stored so far, (B, n_head, length, head_size).
-    Allocating once and writing in place avoids the copy that torch.cat makes of the whole prefix at
-    every step. gptlab.nn.attention.MultiHeadAttention calls update(); GPT.forward reads `length` to know
-    where the new tokens' positions start.
+    Row b holds `lengths[b]` positions. `update(k, v)` takes the new positions' keys and values for the first B
+    rows, (B, n_head, T_new, head_size), writes each row's after its own length, and returns views of the stored
+    keys and values, (B, n_head, T_k, head_size) with T_k the longest row. When the rows' lengths differ, `mask`
+    says which keys each new query may see, (B, 1, T_new, T_k) bool (query j of row b sees the keys up to its own
+    position, lengths[b] + j); when they agree it is None and the usual causal mask applies. `positions(B, T_new)`
+    gives the new tokens' positions, for the position embedding.
+
+    Allocating once and writing in place avoids the copy that torch.cat makes of the whole prefix at every step.
 
     Taught in: solutions/08_generation.ipynb
     """
@@ -34,36 +45,72 @@ class KVCache:
         shape = (batch_size, n_head, max_length, head_size)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
-        self.length = 0
+        self.lengths = [0] * batch_size  # positions stored per row (Python ints: read at every step, never synced)
+        self.mask: torch.Tensor | None = None
 
     @property
     def max_length(self) -> int:
         return self.k.shape[2]
 
+    @property
+    def length(self) -> int:
+        """The number of positions stored, when every row holds the same number (the usual case of one prompt)."""
+        if len(set(self.lengths)) != 1:
+            raise ValueError(f"the rows of this cache hold different numbers of positions ({self.lengths}); "
+                             "read cache.lengths")
+        return self.lengths[0]
+
+    def positions(self, B: int, T: int, device=None) -> torch.Tensor:
+        """Positions of T new tokens in the first B rows: (T,) when the rows agree, else (B, T)."""
+        starts = self.lengths[:B]
+        if len(set(starts)) == 1:
+            return torch.arange(starts[0], starts[0] + T, device=device)  # (T,)
+        return torch.tensor(starts, device=device)[:, None] + torch.arange(T, device=device)  # (B, T)
+
     def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store k, v (B, nh, T_new, hs) after the cached positions; return all keys and values (views)."""
+        """Store k, v (B, nh, T_new, hs) after each of the first B rows' positions; return all their keys and values."""
         if k.shape != v.shape or k.dim() != 4:
             raise ValueError(f"k and v must both have shape (B, n_head, T_new, head_size); got {tuple(k.shape)} and {tuple(v.shape)}")
         B, nh, T, hs = k.shape
-        if (B, nh, hs) != (self.k.shape[0], self.k.shape[1], self.k.shape[3]):
-            raise ValueError(f"this cache holds (B, n_head, ·, head_size) = {(self.k.shape[0], self.k.shape[1], self.k.shape[3])}; "
-                             f"got keys of shape {tuple(k.shape)}")
-        end = self.length + T
+        if B > self.k.shape[0] or (nh, hs) != (self.k.shape[1], self.k.shape[3]):
+            raise ValueError(f"this cache holds (B ≤ {self.k.shape[0]}, n_head, ·, head_size) = {tuple(self.k.shape[:2])[1:]}, "
+                             f"{self.k.shape[3]}; got keys of shape {tuple(k.shape)}")
+        starts = self.lengths[:B]
+        end = max(starts) + T
         if end > self.max_length:
-            raise ValueError(f"the cache holds {self.max_length} positions; {self.length} are used and {T} more do not fit "
+            raise ValueError(f"the cache holds {self.max_length} positions; {max(starts)} are used and {T} more do not fit "
                              "(reset() it and refill it from the last block_size tokens)")
-        self.k[:, :, self.length:end] = k
-        self.v[:, :, self.length:end] = v
-        self.length = end
-        return self.k[:, :, :end], self.v[:, :, :end]
+        if len(set(starts)) == 1:  # every row at the same position: one slice, and the usual causal mask
+            self.k[:B, :, starts[0]:end] = k
+            self.v[:B, :, starts[0]:end] = v
+            self.mask = None
+        else:  # each row writes at its own length; queries see keys up to their own position only
+            where = torch.tensor(starts, device=k.device)[:, None] + torch.arange(T, device=k.device)  # (B, T)
+            rows = torch.arange(B, device=k.device)[:, None]  # (B, 1)
+            self.k[rows, :, where] = k.transpose(1, 2)  # advanced indices first: (B, T, nh, hs)
+            self.v[rows, :, where] = v.transpose(1, 2)
+            self.mask = (torch.arange(end, device=k.device) <= where[:, :, None])[:, None]  # (B, 1, T, end)
+        for b in range(B):
+            self.lengths[b] += T
+        return self.k[:B, :, :end], self.v[:B, :, :end]
 
-    def reset(self) -> None:
-        """Forget every position (the buffers are kept and overwritten)."""
-        self.length = 0
+    def reset(self, row: int | None = None) -> None:
+        """Forget every position (or one row's); the buffers are kept and overwritten."""
+        if row is None:
+            self.lengths = [0] * len(self.lengths)
+        else:
+            self.lengths[row] = 0
+
+    def copy_row(self, source: "KVCache", source_row: int, row: int) -> None:
+        """Make row `row` hold what `source`'s row `source_row` holds (to move a sequence between caches or rows)."""
+        n = source.lengths[source_row]
+        self.k[row, :, :n] = source.k[source_row, :, :n]
+        self.v[row, :, :n] = source.v[source_row, :, :n]
+        self.lengths[row] = n
 
     def __repr__(self) -> str:
         B, nh, L, hs = self.k.shape
-        return f"KVCache(batch_size={B}, n_head={nh}, head_size={hs}, length={self.length}/{L})"
+        return f"KVCache(batch_size={B}, n_head={nh}, head_size={hs}, max_length={L}, lengths={self.lengths})"
 
 
 def make_caches(model, batch_size: int, max_length: int | None = None) -> list[KVCache]:
@@ -76,3 +123,38 @@ def make_caches(model, batch_size: int, max_length: int | None = None) -> list[K
     length = config.block_size if max_length is None else max_length
     return [KVCache(batch_size, config.n_head, config.n_embd // config.n_head, length, parameter.dtype, parameter.device)
             for _ in range(config.n_layer)]
+
+
+class GrowingCache:
+    """A KV cache of plain tensors that grow by torch.cat along the time axis: (B, n_head, T, head_size) each."""
+
+    def __init__(self, k: torch.Tensor | None = None, v: torch.Tensor | None = None):
+        self.k, self.v, self.mask = k, v, None
+
+    @property
+    def length(self) -> int:
+        return 0 if self.k is None else self.k.shape[2]
+
+    def positions(self, B: int, T: int, device=None) -> torch.Tensor:
+        return torch.arange(self.length, self.length + T, device=device)
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.k is not None:
+            k, v = torch.cat([self.k, k], dim=2), torch.cat([self.v, v], dim=2)  # along the time axis
+        self.k, self.v = k, v
+        return k, v
+
+
+def cached_step(model, idx: torch.Tensor, past=None):
+    """Run the new tokens idx (B, T_new) through `model`, reusing the keys and values in `past`.
+
+    past: None (nothing yet), or one (k, v) pair per block, each (B, n_head, T_past, head_size).
+    Returns logits (B, T_new, V) and `present`: per block, (k, v) with the new positions appended,
+    (B, n_head, T_past + T_new, head_size). The same numbers as model(whole sequence), for the new positions.
+    The reference for lesson 08's exercise: the model's own forward pass, with GrowingCache layers.
+
+    Taught in: solutions/08_generation.ipynb
+    """
+    caches = [GrowingCache(*pair) for pair in past] if past is not None else [GrowingCache() for _ in model.transformer.h]
+    logits, _ = model(idx, caches=caches)
+    return logits, [(cache.k, cache.v) for cache in caches]

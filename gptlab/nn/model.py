@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gptlab.data.batches import is_integer_dtype
 from gptlab.nn.gpt2 import load_gpt2_directory
 from gptlab.nn.layers import Block, LayerNorm
 
@@ -108,16 +109,17 @@ class GPT(nn.Module):
         targets[:, t] is the token that follows idx[:, t] (already shifted); positions equal to -100 are
         ignored. caches: one KV cache per block (see gptlab.generation), for generating token by token.
         """
-        if not isinstance(idx, torch.Tensor) or idx.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool):
+        if not isinstance(idx, torch.Tensor) or not is_integer_dtype(idx.dtype):
             raise TypeError(f"idx must be a tensor of integer token ids; got {getattr(idx, 'dtype', type(idx).__name__)}")
         if idx.dim() != 2:
             raise ValueError(f"idx must have shape (B, T); got {tuple(idx.shape)} (add a batch dimension with idx[None])")
         B, T = idx.shape
-        start = caches[0].length if caches else 0  # positions already in the cache
-        if start + T > self.config.block_size:
-            raise ValueError(f"a sequence of {start + T} tokens is longer than block_size {self.config.block_size}; "
+        # Positions continue after what the cache holds: (T,), or (B, T) when its rows hold different lengths.
+        positions = caches[0].positions(B, T, idx.device) if caches else torch.arange(T, device=idx.device)
+        length = int(positions.max()) + 1 if caches else T
+        if length > self.config.block_size:
+            raise ValueError(f"a sequence of {length} tokens is longer than block_size {self.config.block_size}; "
                              f"crop it to the last {self.config.block_size} tokens")
-        positions = torch.arange(start, start + T, device=idx.device)  # (T,)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(positions))  # (B, T, C)
         for i, block in enumerate(self.transformer.h):
             x = block(x, cache=caches[i] if caches else None)
@@ -134,6 +136,23 @@ class GPT(nn.Module):
     def from_pretrained(cls, path: str | Path) -> "GPT":
         """Load a directory written by Hugging Face's save_pretrained for a GPT-2 model."""
         return load_gpt2_directory(cls, Path(path))
+
+
+def count_parameters(config: GPTConfig) -> int:
+    """Parameters of GPT(config) by formula, the tied matrix counted once: GPT(config).num_params() without
+    building the model (GPT-2 small: 124,439,808).
+
+    Taught in: solutions/06_gpt_model.ipynb
+    """
+    V, C, L = config.vocab_size, config.n_embd, config.n_layer
+    b = 1 if config.bias else 0
+    layer_norm = C + b * C  # weight (+ bias)
+    attention = C * 3 * C + b * 3 * C + C * C + b * C  # c_attn and c_proj
+    mlp = C * 4 * C + b * 4 * C + 4 * C * C + b * C  # c_fc and c_proj
+    block = 2 * layer_norm + attention + mlp  # = 12·C² + 13·C with biases
+    embeddings = V * C + config.block_size * C
+    head = 0 if config.tie_weights else V * C
+    return embeddings + L * block + layer_norm + head
 
 
 def config_from_dict(values: dict) -> GPTConfig:

@@ -14,7 +14,7 @@ import regex
 
 from .base import Tokenizer, check_text, out_of_range
 from .fast_train import train_merges
-from .gpt2_format import read_gpt2_files, write_gpt2_files
+from .gpt2_format import MERGES_FILE, VOCAB_FILE, gpt2_texts, parse_gpt2_texts, read_gpt2_files, write_gpt2_files
 from .pretokenize import GPT2_SPLIT_PATTERN
 from .simple_bpe import Pair, merge
 
@@ -228,9 +228,31 @@ class BPETokenizer(Tokenizer):
 
         Taught in: solutions/01_tokens.ipynb
         """
+        return write_gpt2_files(directory, *self._gpt2_parts())
+
+    def to_texts(self) -> dict[str, str]:
+        """``{"vocab.json": ..., "merges.txt": ...}``: the two files' text, without touching the disk (checkpoints
+        store them so). ``BPETokenizer.from_texts`` reads them back."""
+        vocab_text, merges_text = gpt2_texts(*self._gpt2_parts())
+        return {VOCAB_FILE: vocab_text, MERGES_FILE: merges_text}
+
+    @classmethod
+    def from_texts(cls, texts: dict[str, str], special_tokens: Sequence[str] | None = None,
+                   pattern: str = GPT2_SPLIT_PATTERN) -> BPETokenizer:
+        """The inverse of to_texts (the same checks as ``load``)."""
+        unexpected = sorted(set(texts) - {VOCAB_FILE, MERGES_FILE})
+        if unexpected or len(texts) != 2:
+            raise ValueError(f"expected the texts of {VOCAB_FILE} and {MERGES_FILE}; got {sorted(texts)}")
+        files = parse_gpt2_texts(texts[VOCAB_FILE], texts[MERGES_FILE],
+                                 list(special_tokens) if special_tokens is not None else None)
+        tokenizer = cls(special_tokens=(), pattern=pattern)
+        tokenizer._set_state(files.tokens, files.byte_ids, files.merges, files.special_tokens)
+        return tokenizer
+
+    def _gpt2_parts(self):
         tokens = {token_id: data for token_id, data in self.token_bytes.items() if token_id not in self.special_tokens.values()}
         merges = [(self.token_bytes[left], self.token_bytes[right]) for left, right, _ in self.merges]
-        return write_gpt2_files(directory, tokens, merges, self.special_tokens)
+        return tokens, merges, self.special_tokens
 
     @classmethod
     def load(cls, directory: str | Path, special_tokens: Sequence[str] | None = None, pattern: str = GPT2_SPLIT_PATTERN) -> BPETokenizer:

@@ -53,6 +53,8 @@ class ByteTokenizer(Tokenizer):
     Taught in: solutions/01_tokens.ipynb
     """
 
+    token_bytes = {i: bytes([i]) for i in range(256)}  # id -> its bytes, as BPETokenizer has (streaming decoders read it)
+
     @property
     def vocab_size(self) -> int:
         return 256

@@ -85,31 +85,41 @@ def str_to_token(text: str) -> bytes | None:
         return None
 
 
-def write_gpt2_files(
-    directory: str | Path,
-    tokens: dict[int, bytes],
-    merges: list[tuple[bytes, bytes]],
-    special_tokens: dict[str, int],
-) -> tuple[Path, Path]:
-    """Write ``vocab.json`` and ``merges.txt`` into ``directory``; return their paths.
+def gpt2_texts(tokens: dict[int, bytes], merges: list[tuple[bytes, bytes]],
+               special_tokens: dict[str, int]) -> tuple[str, str]:
+    """The text of ``vocab.json`` and of ``merges.txt`` for a vocabulary (what write_gpt2_files writes).
 
     ``tokens`` maps every ordinary id to its bytes, ``merges`` lists the merged
     pairs earliest first, ``special_tokens`` maps e.g. ``"<|endoftext|>"`` to its id.
 
     Taught in: solutions/01_tokens.ipynb
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     vocab = {token_to_str(token): token_id for token_id, token in sorted(tokens.items())}
     for name, token_id in special_tokens.items():
         if name in vocab:
             raise ValueError(f"special token {name!r} collides with an ordinary token of the vocabulary")
         vocab[name] = token_id
+    lines = [MERGES_HEADER] + [f"{token_to_str(left)} {token_to_str(right)}" for left, right in merges]
+    return json.dumps(vocab, ensure_ascii=False, indent=2) + "\n", "\n".join(lines) + "\n"
+
+
+def write_gpt2_files(
+    directory: str | Path,
+    tokens: dict[int, bytes],
+    merges: list[tuple[bytes, bytes]],
+    special_tokens: dict[str, int],
+) -> tuple[Path, Path]:
+    """Write ``vocab.json`` and ``merges.txt`` (see gpt2_texts) into ``directory``; return their paths.
+
+    Taught in: solutions/01_tokens.ipynb
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab_text, merges_text = gpt2_texts(tokens, merges, special_tokens)
     vocab_path = directory / VOCAB_FILE
     merges_path = directory / MERGES_FILE
-    vocab_path.write_text(json.dumps(vocab, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    lines = [MERGES_HEADER] + [f"{token_to_str(left)} {token_to_str(right)}" for left, right in merges]
-    merges_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    vocab_path.write_text(vocab_text, encoding="utf-8")
+    merges_path.write_text(merges_text, encoding="utf-8")
     return vocab_path, merges_path
 
 
@@ -130,12 +140,7 @@ class GPT2Files:
 
 
 def read_gpt2_files(directory: str | Path, special_tokens: list[str] | None = None) -> GPT2Files:
-    """Read and check ``vocab.json`` and ``merges.txt`` from ``directory``.
-
-    Special tokens are ``special_tokens`` if given, else every vocab entry shaped
-    ``<...>`` that no merge builds. Any other entry that is neither a byte nor
-    built by a merge means the files do not belong together, or merges.txt was
-    cut short, and raises a ValueError.
+    """Read and check ``vocab.json`` and ``merges.txt`` from ``directory`` (see parse_gpt2_texts).
 
     Taught in: solutions/01_tokens.ipynb
     """
@@ -145,7 +150,23 @@ def read_gpt2_files(directory: str | Path, special_tokens: list[str] | None = No
     for path in (vocab_path, merges_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: a GPT-2 tokenizer directory holds {VOCAB_FILE} and {MERGES_FILE}")
-    vocab = _read_vocab(vocab_path)
+    return parse_gpt2_texts(vocab_path.read_text(encoding="utf-8"), merges_path.read_text(encoding="utf-8"),
+                            special_tokens, vocab_name=str(vocab_path), merges_name=str(merges_path))
+
+
+def parse_gpt2_texts(vocab_text: str, merges_text: str, special_tokens: list[str] | None = None, *,
+                     vocab_name: str = VOCAB_FILE, merges_name: str = MERGES_FILE) -> GPT2Files:
+    """Check and read the text of ``vocab.json`` and ``merges.txt`` (the names are for error messages).
+
+    Special tokens are ``special_tokens`` if given, else every vocab entry shaped
+    ``<...>`` that no merge builds. Any other entry that is neither a byte nor
+    built by a merge means the files do not belong together, or merges.txt was
+    cut short, and raises a ValueError.
+
+    Taught in: solutions/01_tokens.ipynb
+    """
+    vocab_path, merges_path = _Name(vocab_name), _Name(merges_name)
+    vocab = _read_vocab(vocab_text, vocab_path)
 
     tokens: dict[int, bytes] = {}
     for text, token_id in vocab.items():
@@ -163,7 +184,7 @@ def read_gpt2_files(directory: str | Path, special_tokens: list[str] | None = No
 
     merges = []
     built: set[str] = set()
-    lines = merges_path.read_text(encoding="utf-8").split("\n")
+    lines = merges_text.split("\n")
     if not lines[0].startswith("#version"):
         raise ValueError(f"{merges_path}:1: expected a '{MERGES_HEADER}' line first (GPT-2's merges.txt format), got {lines[0]!r}")
     for line_number, line in enumerate(lines[1:], start=2):
@@ -204,9 +225,17 @@ def read_gpt2_files(directory: str | Path, special_tokens: list[str] | None = No
     return GPT2Files(tokens=tokens, byte_ids=ids_by_byte, merges=merges, special_tokens=specials)
 
 
-def _read_vocab(path: Path) -> dict[str, int]:
+class _Name(str):
+    """A file name in error messages; `.name` as a Path would give it."""
+
+    @property
+    def name(self) -> str:
+        return Path(self).name
+
+
+def _read_vocab(text: str, path: str) -> dict[str, int]:
     try:
-        vocab = json.loads(path.read_text(encoding="utf-8"))
+        vocab = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); expected GPT-2's vocab.json") from None
     if not isinstance(vocab, dict):

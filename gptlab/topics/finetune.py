@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gptlab.generation.loop import Sampling, decode_many
 from gptlab.training.loop import optimise
 
 IGNORE_INDEX = -100  # what F.cross_entropy (and GPT.forward) skip
@@ -282,10 +283,12 @@ def train_instructions(model: nn.Module, pairs: Sequence[tuple[list[int], list[i
     return log
 
 
-@torch.no_grad()
 def respond(model: nn.Module, tokenizer, prompts: Sequence[str], max_tokens: int = 8) -> list[str]:
-    """Greedy responses, one per prompt, stopped at <|endoftext|> or a newline; batched by prompt length."""
-    model.eval()
+    """Greedy responses, one per prompt, stopped at <|endoftext|> or a newline; all prompts decode together.
+
+    Through gptlab.generation.decode_many: prompts of different lengths share one batch, without a cache
+    (the answers are a few tokens long), so each answer is what decoding its prompt alone would give.
+    """
     eot = tokenizer.special_tokens["<|endoftext|>"]
     encoded = [tokenizer.encode(p) for p in prompts]
     for i, ids in enumerate(encoded):
@@ -294,27 +297,9 @@ def respond(model: nn.Module, tokenizer, prompts: Sequence[str], max_tokens: int
         if len(ids) + max_tokens > model.config.block_size:
             warnings.warn(f"prompt {i} has {len(ids)} tokens; with {max_tokens} new ones it is longer than block_size "
                           f"{model.config.block_size}, so it is cut from the left", stacklevel=2)
-    groups: dict[int, list[int]] = {}
-    for i, ids in enumerate(encoded):
-        groups.setdefault(len(ids), []).append(i)
-    answers: list[list[int]] = [[] for _ in prompts]
-    for length, members in groups.items():  # same length: one batch, no padding needed
-        idx = torch.tensor([encoded[i] for i in members], dtype=torch.long)
-        done = torch.zeros(len(members), dtype=torch.bool)
-        for _ in range(max_tokens):
-            logits, _ = model(idx[:, -model.config.block_size:])
-            nxt = logits[:, -1].argmax(-1)
-            for j, i in enumerate(members):
-                if not done[j]:
-                    if int(nxt[j]) == eot:
-                        done[j] = True
-                    else:
-                        answers[i].append(int(nxt[j]))
-            if bool(done.all()):
-                break
-            idx = torch.cat([idx, nxt[:, None]], dim=1)
-    texts = [tokenizer.decode(a) for a in answers]
-    return [t.split("\n")[0].strip() for t in texts]
+    model.eval()
+    answers = decode_many(model, encoded, Sampling(temperature=0), max_tokens, stop_ids={eot}, use_cache=False)
+    return [tokenizer.decode(a).split("\n")[0].strip() for a in answers]
 
 
 def exact_match(predictions: Sequence[str], examples: Sequence) -> dict[str, float]:

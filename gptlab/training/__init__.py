@@ -10,7 +10,7 @@ Taught in: solutions/07_pretraining.ipynb
 """
 
 _EXPORTS = {"History": "loop", "TrainConfig": "loop", "configure_optimizer": "loop", "estimate_loss": "loop",
-            "get_lr": "loop", "optimise": "loop", "sample": "loop", "train": "loop", "warmup_cosine": "loop",
+            "get_lr": "loop", "next_token_loss": "loop", "optimise": "loop", "train_step": "loop", "sample": "loop", "train": "loop", "warmup_cosine": "loop",
             "RECIPES": "recipes", "Recipe": "recipes", "prepare_data": "recipes"}
 
 __all__ = sorted(_EXPORTS)

@@ -53,9 +53,9 @@ def resolve(args):
     from gptlab.training.loop import TrainConfig
 
     recipe = RECIPES[args.recipe]
-    model = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.model.items()}
+    model = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.model_config().items()}
     trained = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.train.items()}
-    recipe = replace(recipe, model=model, train=trained)
+    recipe = replace(recipe, model=model, train=trained, preset=None)
     out = args.out
     train_config = TrainConfig(**trained, grad_accum=args.grad_accum, device=args.device, checkpoint_path=out,
                                checkpoint_every=args.checkpoint_every, progress=not args.no_progress)

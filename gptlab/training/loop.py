@@ -30,7 +30,8 @@ import torch
 
 from gptlab.data.batches import check_source, draw_batch
 
-__all__ = ["History", "TrainConfig", "configure_optimizer", "estimate_loss", "get_lr", "sample", "train"]
+__all__ = ["History", "TrainConfig", "configure_optimizer", "estimate_loss", "get_lr", "next_token_loss", "optimise", "sample",
+           "train", "train_step", "warmup_cosine"]
 
 
 @dataclass
@@ -218,7 +219,6 @@ def _all_mean(value: torch.Tensor, world: _Distributed) -> float:
     return float(value)
 
 
-@torch.no_grad()
 def warmup_cosine(steps: int, warmup_fraction: float = 0.05) -> Callable[[int], float]:
     """A learning-rate *factor* for LambdaLR in the lessons' short runs: linear warm-up, then cosine decay to 0.
 
@@ -245,6 +245,34 @@ def optimise(optimizer: torch.optim.Optimizer, losses, *, schedule=None, clip_pa
             schedule.step()
         history.append(loss.item())
     return history
+
+
+def next_token_loss(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of predicting idx[:, t + 1] from logits[:, t]: logits (B, T, V), idx (B, T) -> a scalar.
+
+    The last position has no next token and the first token is never a target, so T - 1 predictions per row.
+    (The loop passes targets already shifted, y = x moved left by one, to GPT.forward: the same loss.)
+
+    Taught in: solutions/07_pretraining.ipynb
+    """
+    V = logits.shape[-1]
+    return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, V), idx[:, 1:].reshape(-1))
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               grad_clip: float) -> float:
+    """One update: clear old gradients, forward, backward, clip the gradient norm, step. Returns the loss.
+
+    The heart of `train` (which adds gradient accumulation, mixed precision and data parallelism around it).
+
+    Taught in: solutions/07_pretraining.ipynb
+    """
+    optimizer.zero_grad(set_to_none=True)
+    _, loss = model(x, y)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.item()
 
 
 def estimate_loss(model: torch.nn.Module, data: torch.Tensor, *, batches: int = 20, batch_size: int = 16,
@@ -435,38 +463,18 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
             torch.distributed.destroy_process_group()
 
 
-@torch.no_grad()
 def sample(model: torch.nn.Module, tokenizer, prompt: str = "", max_new_tokens: int = 200, *, temperature: float = 0.8,
            top_k: int | None = 50, seed: int | None = 0) -> str:
     """Text the model writes after `prompt` (an empty prompt starts after <|endoftext|>), to watch training work.
 
-    Samples one token at a time from softmax(logits / temperature), keeping the top_k most likely;
-    the context is cropped to the model's block_size. Returns the prompt plus the new text.
+    gptlab.generation.generate with top-k sampling and no KV cache (each step reads the last block_size
+    tokens again, as the training windows do). Returns the prompt plus the new text.
     """
+    from gptlab.generation import generate
     from gptlab.io.checkpoint import unwrap_model
 
-    inner = unwrap_model(model)
-    device = next(inner.parameters()).device
     specials = getattr(tokenizer, "special_tokens", {})
     ids = tokenizer.encode(prompt) if prompt else [specials.get("<|endoftext|>", 0)]
-    generator = torch.Generator(device=device)
-    if seed is not None:
-        generator.manual_seed(seed)
-    else:
-        generator.seed()
-    was_training = inner.training
-    inner.eval()
-    idx = torch.tensor([ids], dtype=torch.long, device=device)
-    try:
-        for _ in range(max_new_tokens):
-            logits, _ = inner(idx[:, -inner.config.block_size:])
-            logits = logits[0, -1].float() / max(temperature, 1e-6)
-            if top_k is not None and top_k < logits.numel():
-                threshold = torch.topk(logits, top_k).values[-1]
-                logits = logits.masked_fill(logits < threshold, float("-inf"))
-            next_id = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
-            idx = torch.cat([idx, next_id.view(1, 1)], dim=1)
-    finally:
-        inner.train(was_training)
-    new = idx[0, len(ids):].tolist() if prompt else idx[0, 1:].tolist()
-    return (prompt if prompt else "") + tokenizer.decode(new)
+    [completion] = generate(unwrap_model(model), ids, max_new_tokens, max(temperature, 1e-6), top_k=top_k, seed=seed,
+                            use_cache=False, tokenizer=tokenizer)
+    return prompt + completion.text

@@ -24,15 +24,24 @@ from dataclasses import dataclass, field
 class Recipe:
     name: str
     summary: str
-    model: dict  # GPTConfig fields
+    model: dict  # GPTConfig fields, on top of `preset`'s
     train: dict  # TrainConfig fields
     corpora: dict = field(default_factory=lambda: {"shakespeare": 1.0})  # stream -> weight
     repeat_share: float = 0.0
     val_fraction: float = 0.05
+    preset: str | None = None  # a GPTConfig preset the model starts from (read when the recipe is used)
+
+    def model_config(self) -> dict:
+        """Every GPTConfig field the recipe sets: its preset's, then its own."""
+        if self.preset is None:
+            return dict(self.model)
+        from gptlab.nn.model import PRESETS  # here, not at import: `gptlab train --help` must not import torch
+
+        return {**PRESETS[self.preset], **self.model}
 
     @property
     def vocab_size(self) -> int:
-        return self.model["vocab_size"]
+        return self.model_config()["vocab_size"]
 
 
 RECIPES: dict[str, Recipe] = {
@@ -50,7 +59,8 @@ RECIPES: dict[str, Recipe] = {
         name="small",
         summary="the first shipped model (until course 0.2): 4 layers x 4 heads x 128 wide (1.09 M parameters), "
                 "Shakespeare only, 1000 steps of 16 x 256 tokens (4.1 M tokens); about 5 minutes on 2 cores",
-        model=dict(vocab_size=2048, block_size=256, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+        preset="course",
+        model=dict(dropout=0.0),
         train=dict(steps=1000, batch_size=16, lr=2e-3, min_lr=2e-4, warmup_steps=50, weight_decay=0.1, grad_clip=1.0,
                    eval_every=100, eval_batches=10, seed=1337),
     ),

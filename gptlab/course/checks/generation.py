@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from gptlab import generation as generate
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
+from gptlab.nn.kv_cache import cached_step
 
 # --- temperature_softmax(logits, temperature) ----------------------------------------------------
 
@@ -217,37 +218,6 @@ check_top_p_probs = make_check(CheckSpec(
 # --- cached_step(model, idx, past) -> (logits, present) ----------------------------------------------
 
 
-def cached_step(model, idx: torch.Tensor, past=None):
-    """Run the new tokens idx (B, T_new) through `model`, reusing the keys and values in `past`.
-
-    past: None (nothing yet), or one (k, v) pair per block, each (B, n_head, T_past, head_size).
-    Returns logits (B, T_new, V) and `present`: per block, (k, v) with the new positions appended,
-    (B, n_head, T_past + T_new, head_size). The same numbers as model(whole sequence), for the new positions.
-
-    The reference for lesson 08's exercise; gptlab.generation's KVCache does the same in preallocated buffers.
-
-    Taught in: solutions/08_generation.ipynb
-    """
-    t = model.transformer
-    B, T = idx.shape
-    start = 0 if past is None else past[0][0].shape[2]
-    x = t.drop(t.wte(idx) + t.wpe(torch.arange(start, start + T, device=idx.device)))
-    present = []
-    for i, block in enumerate(t.h):
-        attn = block.attn
-        C, nh = attn.d_model, attn.n_heads
-        q, k, v = attn.c_attn(block.ln_1(x)).split(C, dim=2)
-        q, k, v = (u.view(B, T, nh, C // nh).transpose(1, 2) for u in (q, k, v))  # (B, nh, T, hs)
-        if past is not None:
-            k, v = torch.cat([past[i][0], k], dim=2), torch.cat([past[i][1], v], dim=2)  # along the time axis
-        present.append((k, v))
-        allowed = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(diagonal=start)  # query j sees keys <= start + j
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-        x = x + attn.c_proj(y.transpose(1, 2).reshape(B, T, C))
-        x = x + block.mlp(block.ln_2(x))
-    return model.lm_head(t.ln_f(x)), present
-
-
 def _step_cases(seed: int) -> list[Case]:
     g = torch.Generator().manual_seed(seed)
 
@@ -315,26 +285,26 @@ def _step_variant(*, cat_dim=2, offset=True, causal_offset=True, attend_past=Tru
     return step
 
 
-class _Past:
-    """A cache object for the package's own attention, built from (and back into) (k, v) pairs."""
-
-    def __init__(self, k=None, v=None):
-        self.k, self.v = k, v
-
-    @property
-    def length(self):
-        return 0 if self.k is None else self.k.shape[2]
-
-    def update(self, k, v):
-        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
-        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
-        return self.k, self.v
-
-
-def _step_through_the_package(model, idx, past=None):
-    caches = [_Past() for _ in model.transformer.h] if past is None else [_Past(k, v) for k, v in past]
-    logits, _ = model(idx, caches=caches)
-    return logits, [(c.k, c.v) for c in caches]
+def _step_written_out(model, idx: torch.Tensor, past=None):
+    """The lesson's solution: each block by hand, (k, v) concatenated along the time axis."""
+    t = model.transformer
+    B, T = idx.shape
+    start = 0 if past is None else past[0][0].shape[2]
+    x = t.drop(t.wte(idx) + t.wpe(torch.arange(start, start + T, device=idx.device)))
+    present = []
+    for i, block in enumerate(t.h):
+        attn = block.attn
+        C, nh = attn.d_model, attn.n_heads
+        q, k, v = attn.c_attn(block.ln_1(x)).split(C, dim=2)
+        q, k, v = (u.view(B, T, nh, C // nh).transpose(1, 2) for u in (q, k, v))  # (B, nh, T, hs)
+        if past is not None:
+            k, v = torch.cat([past[i][0], k], dim=2), torch.cat([past[i][1], v], dim=2)  # along the time axis
+        present.append((k, v))
+        allowed = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(diagonal=start)  # query j sees keys <= start + j
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        x = x + attn.c_proj(y.transpose(1, 2).reshape(B, T, C))
+        x = x + block.mlp(block.ln_2(x))
+    return model.lm_head(t.ln_f(x)), present
 
 
 def _step_with_einsum(model, idx, past=None):
@@ -359,7 +329,7 @@ def _step_with_einsum(model, idx, past=None):
 
 check_cached_step = make_check(CheckSpec(
     exercise="cached_step",
-    reference=cached_step,
+    reference=cached_step,  # the library's: the model's own forward pass with a growing cache
     make_cases=_step_cases,
     invoke=_invoke_steps,
     mistakes=[
@@ -376,7 +346,7 @@ check_cached_step = make_check(CheckSpec(
                 "your attention ignores the cached keys and values: attend over the past and the new positions together "
                 "(the concatenated k and v)"),
     ],
-    variants=[_step_through_the_package, _step_with_einsum],
+    variants=[_step_written_out, _step_with_einsum],
     hints=[
         "A step does what the model does, for the new tokens only: their positions start where the cache ends, and "
         "their queries attend over the cached keys and values plus their own.",

@@ -8,12 +8,12 @@ from torch import nn
 
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
-from gptlab.nn.model import GPT, GPTConfig, PRESETS
+from gptlab.nn.model import GPT, PRESETS, GPTConfig, count_parameters
 
 # --- gpt_forward(model, idx, targets=None) -------------------------------------------------------
 
 
-def reference_gpt_forward(model, idx, targets=None):
+def _forward_written_out(model, idx, targets=None):
     """What GPT.forward computes, written out: embeddings, blocks, final LayerNorm, head, loss."""
     t = model.transformer
     T = idx.shape[1]
@@ -102,12 +102,13 @@ def _wte_as_head_always(model, x):
     return x @ model.transformer.wte.weight.T
 
 
-def _via_model(model, idx, targets=None):
+def gpt_forward(model, idx, targets=None):
+    """The reference: the library's own GPT.forward."""
     return model(idx, targets)
 
 
 def _manual_loss(model, idx, targets=None):
-    logits, _ = reference_gpt_forward(model, idx)
+    logits, _ = _forward_written_out(model, idx)
     if targets is None:
         return logits, None
     log_probs = logits.log_softmax(dim=-1)  # (B, T, V)
@@ -118,7 +119,7 @@ def _manual_loss(model, idx, targets=None):
 
 check_gpt_forward = make_check(CheckSpec(
     exercise="gpt_forward",
-    reference=reference_gpt_forward,
+    reference=gpt_forward,
     make_cases=_gpt_cases,
     mistakes=[
         Mistake("no-final-layernorm", _mutant(final_norm=False),
@@ -141,7 +142,7 @@ check_gpt_forward = make_check(CheckSpec(
         Mistake("mean-over-ignored-too", _mutant(loss=_mean_over_all_positions),
                 "average the loss over the positions that are not -100 only; you divided by all positions"),
     ],
-    variants=[_via_model, _manual_loss],
+    variants=[_forward_written_out, _manual_loss],
     hints=[
         "Embeddings (token + position), every block in order, the final LayerNorm, the output layer; then the "
         "cross-entropy if targets were given.",
@@ -153,19 +154,6 @@ check_gpt_forward = make_check(CheckSpec(
 ))
 
 # --- count_parameters(config) ---------------------------------------------------------------------
-
-
-def reference_count_parameters(config: GPTConfig) -> int:
-    """Parameters of GPT(config) by formula, the tied matrix counted once."""
-    V, C, L = config.vocab_size, config.n_embd, config.n_layer
-    b = 1 if config.bias else 0
-    layer_norm = C + b * C  # weight (+ bias)
-    attention = C * 3 * C + b * 3 * C + C * C + b * C  # c_attn and c_proj
-    mlp = C * 4 * C + b * 4 * C + 4 * C * C + b * C  # c_fc and c_proj
-    block = 2 * layer_norm + attention + mlp  # = 12·C² + 13·C with biases
-    embeddings = V * C + config.block_size * C
-    head = 0 if config.tie_weights else V * C
-    return embeddings + L * block + layer_norm + head
 
 
 def _count_cases(seed: int) -> list[Case]:
@@ -198,7 +186,7 @@ def _pieces(V, P, C, L, b, tied, head_twice=False, no_positions=False, no_bias=F
 
 check_count_parameters = make_check(CheckSpec(
     exercise="count_parameters",
-    reference=reference_count_parameters,
+    reference=count_parameters,  # the library's formula (gptlab.nn.model)
     make_cases=_count_cases,
     mistakes=[
         Mistake("tied-head-counted-twice", _formula(lambda *a: _pieces(*a, head_twice=True)),
@@ -214,9 +202,9 @@ check_count_parameters = make_check(CheckSpec(
         Mistake("only-one-attention-projection", _formula(lambda *a: _pieces(*a, attn_matrices=2)),
                 "c_attn makes q, k and v at once: it is C × 3C, plus c_proj (C × C); you counted one C × C for the three"),
     ],
-    variants=[lambda config: GPT(config).num_params() if config.n_layer < 10 else reference_count_parameters(config),
+    variants=[lambda config: GPT(config).num_params() if config.n_layer < 10 else count_parameters(config),
               lambda config: sum(p.numel() for p in {id(p): p for p in GPT(config).parameters()}.values()) if config.n_layer < 10
-              else reference_count_parameters(config)],
+              else count_parameters(config)],
     hints=[
         "Go part by part: the two embedding tables, one block (two LayerNorms, attention, MLP) times n_layer, the final "
         "LayerNorm, and the output layer only if it is not tied.",

@@ -50,10 +50,6 @@ def _score_cases(seed: int) -> list[Case]:
     ]
 
 
-def _reference(weights):
-    return inspect_attention.previous_token_score(weights)
-
-
 def _divides_by_T(weights):
     T = weights.shape[-1]
     return weights.diagonal(offset=-1, dim1=-2, dim2=-1).sum(dim=-1) / T
@@ -102,7 +98,7 @@ def _gather(weights):
 
 check_previous_token_score = make_check(CheckSpec(
     exercise="previous_token_score",
-    reference=_reference,
+    reference=inspect_attention.previous_token_score,
     make_cases=_score_cases,
     mistakes=[
         Mistake("divides-by-T", _divides_by_T,

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from gptlab.data import batches as corpus
+from gptlab.training.loop import next_token_loss, train_step
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.model import GPT, GPTConfig
@@ -13,8 +14,8 @@ from gptlab.nn.model import GPT, GPTConfig
 # --- get_batch(data, batch_size, block_size, generator) -------------------------------------------
 
 
-def reference_get_batch(data, batch_size, block_size, generator):
-    """(x, y) int64 (batch_size, block_size): the package's sampler, which the training loop uses."""
+def get_batch(data, batch_size, block_size, generator):
+    """The reference: the package's sampler (gptlab.data.batches.get_batch), which the training loop uses."""
     return corpus.get_batch(data, batch_size, block_size, generator)
 
 
@@ -75,7 +76,7 @@ def _with_unfold(data, batch_size, block_size, generator):
 
 check_get_batch = make_check(CheckSpec(
     exercise="get_batch",
-    reference=reference_get_batch,
+    reference=get_batch,
     make_cases=_batch_cases,
     invoke=_invoke_batch,
     mistakes=[
@@ -103,12 +104,6 @@ check_get_batch = make_check(CheckSpec(
 ))
 
 # --- next_token_loss(logits, idx) ------------------------------------------------------------------
-
-
-def reference_next_token_loss(logits, idx):
-    """Mean cross-entropy of predicting idx[:, t + 1] from logits[:, t]: logits (B, T, V), idx (B, T)."""
-    V = logits.shape[-1]
-    return F.cross_entropy(logits[:, :-1].reshape(-1, V), idx[:, 1:].reshape(-1))
 
 
 def _loss_cases(seed: int) -> list[Case]:
@@ -151,7 +146,7 @@ def _classes_on_dim_1(logits, idx):
 
 check_next_token_loss = make_check(CheckSpec(
     exercise="next_token_loss",
-    reference=reference_next_token_loss,
+    reference=next_token_loss,  # the library's (gptlab.training.loop)
     make_cases=_loss_cases,
     mistakes=[
         Mistake("targets-not-shifted", _not_shifted,
@@ -176,16 +171,6 @@ check_next_token_loss = make_check(CheckSpec(
 ))
 
 # --- train_step(model, optimizer, x, y, grad_clip) -------------------------------------------------
-
-
-def reference_train_step(model, optimizer, x, y, grad_clip):
-    """One update: clear old gradients, forward, backward, clip the gradient norm, step. Returns the loss."""
-    optimizer.zero_grad(set_to_none=True)
-    _, loss = model(x, y)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    return loss.item()
 
 
 def _step_cases(seed: int) -> list[Case]:
@@ -253,7 +238,7 @@ def _model_zero_grad(model, optimizer, x, y, grad_clip):
 
 check_train_step = make_check(CheckSpec(
     exercise="train_step",
-    reference=reference_train_step,
+    reference=train_step,  # the library's (gptlab.training.loop)
     make_cases=_step_cases,
     invoke=_invoke_steps,
     mistakes=[

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gptlab.data.batches import is_integer_dtype
+from gptlab.generation.loop import Decoder, Sampling
 from gptlab.nn.attention import MultiHeadAttention, scaled_dot_product_attention
 from gptlab.nn.layers import MLP, LayerNorm
 from gptlab.training.loop import optimise, warmup_cosine
@@ -179,7 +182,7 @@ class Seq2Seq(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def _ids(self, ids: torch.Tensor, vocab_size: int, max_len: int, what: str) -> None:
-        if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
+        if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or not is_integer_dtype(ids.dtype):
             raise TypeError(f"{what} must be a (B, T) tensor of integer token ids; got {getattr(ids, 'shape', type(ids).__name__)}"
                             f" {getattr(ids, 'dtype', '')}")
         if ids.shape[1] > max_len:
@@ -226,21 +229,34 @@ class Seq2Seq(nn.Module):
 
         With return_weights, also each decoder layer's cross-attention averaged over heads: a list of (B, T, S),
         first layer first. The source is encoded once; the decoder reruns on the growing prefix (short
-        targets: no cache needed).
+        targets: no cache needed), through gptlab.generation's one decoding loop.
         """
-        max_new_tokens = max_new_tokens or self.config.max_tgt_len
-        memory = self.encode(src, src_mask)
-        out = torch.full((src.shape[0], 1), TARGET_VOCAB.id(BOS), dtype=torch.long, device=src.device)
-        eos = TARGET_VOCAB.id(EOS)
-        weights = None
-        for _ in range(min(max_new_tokens, self.config.max_tgt_len)):
-            logits, maps = self.decode(out, memory, src_mask, return_weights=True)
-            next_id = logits[:, -1].argmax(-1, keepdim=True)
-            out = torch.cat([out, next_id], dim=1)
-            weights = [m.mean(1) for m in maps]  # per layer (B, T, S); each rerun recomputes the whole prefix
-            if (out == eos).any(dim=1).all():
-                break
-        return (out[:, 1:], weights) if return_weights else out[:, 1:]
+        max_new_tokens = min(max_new_tokens or self.config.max_tgt_len, self.config.max_tgt_len)
+        view = _TargetLM(self, self.encode(src, src_mask), src_mask)
+        decoder = Decoder(view, src.shape[0], use_cache=False)
+        rows = decoder.add([[TARGET_VOCAB.id(BOS)]] * src.shape[0], Sampling(temperature=0), max_new_tokens,
+                           stop_ids={TARGET_VOCAB.id(EOS)})
+        while any(row.finish_reason is None for row in rows):  # every row steps until the last has <eos>
+            decoder.step()
+        out = torch.tensor([row.ids for row in rows], dtype=torch.long, device=src.device)
+        if not return_weights:
+            return out[:, 1:]
+        return out[:, 1:], [m.mean(1) for m in view.last_maps]  # per layer (B, T, S), from the last pass
+
+
+class _TargetLM(nn.Module):
+    """The decoder with its source bound: a language model over target ids, shaped as gptlab.generation expects
+    (config.block_size, config.vocab_size, forward(idx) -> (logits, None)). Each pass keeps its cross-attention."""
+
+    def __init__(self, model: "Seq2Seq", memory: torch.Tensor, src_mask: torch.Tensor | None):
+        super().__init__()
+        self.model, self.memory, self.src_mask = model, memory, src_mask
+        self.config = SimpleNamespace(block_size=model.config.max_tgt_len, vocab_size=model.config.tgt_vocab_size)
+        self.last_maps: list[torch.Tensor] = []
+
+    def forward(self, idx: torch.Tensor, caches=None):
+        logits, self.last_maps = self.model.decode(idx, self.memory, self.src_mask, return_weights=True)
+        return logits, None
 
 
 # --- training and measuring on the date task ------------------------------------------------------

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from gptlab.generation.loop import Sampling, decode_many
+
 N_CLASSES = 10  # the digits 0 … 9
 
 
@@ -146,21 +148,19 @@ def train_pixel_gpt(model, sequences: torch.Tensor, *, steps: int = 500, batch_s
     return losses
 
 
-@torch.no_grad()
 def sample_pixels(model, start_tokens: torch.Tensor, levels: int = 4, n_pixels: int = 64, temperature: float = 1.0,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw images pixel by pixel: start_tokens (B,) -> sequences (B, 1 + n_pixels).
 
     Only grey levels may be drawn (class and start tokens are masked out): a pixel is always a pixel.
+    Through gptlab.generation's one decoding loop (allowed_ids = the grey levels).
 
     Taught in: solutions/13_images_as_tokens.ipynb
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be positive; got {temperature!r}")
     model.eval()
-    seq = start_tokens.reshape(-1, 1).long()
-    for _ in range(n_pixels):
-        logits, _ = model(seq)
-        logits = logits[:, -1, :levels] / temperature  # only the grey levels
-        seq = torch.cat([seq, torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)], dim=1)
-    return seq
+    starts = start_tokens.reshape(-1).tolist()
+    drawn = decode_many(model, [[t] for t in starts], Sampling(temperature, allowed_ids=tuple(range(levels))), n_pixels,
+                        generator=generator, use_cache=False)
+    return torch.tensor([[t] + pixels for t, pixels in zip(starts, drawn)], dtype=torch.long)
