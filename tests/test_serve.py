@@ -56,31 +56,33 @@ def client(server):
 
 
 class ScriptedModel(torch.nn.Module):
-    """A stand-in GPT that, at generation step k, puts all its probability on script[k] (repeating).
+    """A stand-in GPT that, at generation step k of a row, puts all its probability on script[k] (repeating).
 
-    It honours the KV-cache protocol generate uses (advancing caches[0].length), so the step is known. With
-    `delay` it sleeps in every forward pass, and `calls` counts them: for the cancellation tests.
+    It honours the KV-cache protocol (cache.update with the new positions; each row's length tells where it
+    is), so each row's step is known even when rows of different lengths decode together. With `delay` it
+    sleeps in every forward pass, and `calls` counts them: for the cancellation tests.
     """
 
     def __init__(self, script: list[int], vocab_size: int, delay: float = 0.0):
         super().__init__()
         self.config = GPTConfig(vocab_size=vocab_size, block_size=512, n_layer=1, n_head=1, n_embd=8)
         self.anchor = torch.nn.Parameter(torch.zeros(1))  # generate reads the device and dtype from a parameter
-        self.script, self.delay, self.calls, self.prompt_length = script, delay, 0, 0
+        self.script, self.delay, self.calls, self.prompt_lengths = script, delay, 0, {}
 
     def forward(self, idx, targets=None, caches=None):
         self.calls += 1
         if self.delay:
             time.sleep(self.delay)
         B, T = idx.shape
-        start = caches[0].length if caches else 0
+        starts = list(caches[0].lengths[:B]) if caches else [0] * B
         for cache in caches or []:
-            cache.length += T
-        if start == 0:
-            self.prompt_length = T
-        step = start + T - self.prompt_length
+            cache.update(torch.zeros(B, 1, T, 8), torch.zeros(B, 1, T, 8))
         logits = torch.full((B, T, self.config.vocab_size), float("-inf"))
-        logits[:, -1, self.script[step % len(self.script)]] = 0.0
+        for b, start in enumerate(starts):
+            if start == 0:  # a prompt: generation starts after it
+                self.prompt_lengths[b] = T
+            step = start + T - self.prompt_lengths.get(b, T)
+            logits[b, -1, self.script[step % len(self.script)]] = 0.0
         return logits, None
 
 
@@ -215,7 +217,9 @@ BAD = [
     ({**GOOD, "prompt": []}, 400, "prompt"),
     ({**GOOD, "prompt": [1, 99999]}, 400, "prompt"),
     ({**GOOD, "prompt": "word " * 300}, 400, "prompt"),
-    ({**GOOD, "logprobs": 5}, 400, "logprobs"),
+    ({**GOOD, "logprobs": 6}, 400, "logprobs"),
+    ({**GOOD, "echo": True}, 400, "echo"),
+    ({**GOOD, "max_tokens": 60, "prompt": "word " * 150}, 400, "prompt"),
     ({**GOOD, "frobnicate": True}, 400, "frobnicate"),
     ({**GOOD, "model": "gpt-4"}, 404, "model"),
 ]
@@ -245,7 +249,7 @@ def test_the_client_raises_its_own_error_types_and_the_server_keeps_serving(clie
     with pytest.raises(openai.NotFoundError) as info:
         client.completions.create(model="davinci", prompt="x")
     assert info.value.body["code"] == "model_not_found"
-    for method, route in (("POST", "/nowhere"), ("POST", "/v1/chat/completions"), ("GET", "/v1/completions")):
+    for method, route in (("POST", "/nowhere"), ("POST", "/v1/embeddings"), ("GET", "/v1/completions")):
         response = httpx.request(method, f"{server.url}{route}", timeout=10)
         assert response.status_code in (404, 405) and set(response.json()["error"]) == {"message", "type", "param", "code"}
     assert client.completions.create(model="tiny", prompt="still here", max_tokens=2).choices[0].finish_reason == "length"

@@ -80,6 +80,7 @@ class Row:
     tag: object = None  # whatever the caller needs to find its request again
     finish_reason: str | None = None  # "stop" (drew a stop id) or "length" (max_tokens reached)
     logits: torch.Tensor | None = field(default=None, repr=False)  # (V,) for the next token, when up to date
+    last_logits: torch.Tensor | None = field(default=None, repr=False)  # (V,) the last token was drawn from
     slot: int = -1  # its row in the KV caches
     finished_at: int | None = None  # len(ids) when it finished
     _fed: int = 0  # how many of ids the model has read into the cache (or, without a cache, into logits)
@@ -159,7 +160,7 @@ class Decoder:
         for row in self.rows:
             token = chosen[id(row)]
             row.ids.append(token)
-            row.logits = None
+            row.last_logits, row.logits = row.logits, None
             if row.finish_reason is None:
                 if token in row.stop_ids:
                     row.finish_reason, row.finished_at = "stop", len(row.ids)

@@ -1,4 +1,4 @@
-"""Serving a GPT behind an OpenAI-compatible completions API (lesson 12).
+"""Serving a GPT behind OpenAI's completions and chat completions API (lesson 12).
 
     from gptlab.serve import BackgroundServer, create_app
     app = create_app(model, tokenizer, model_name="shipped")
@@ -7,8 +7,9 @@
         client = OpenAI(base_url=server.base_url, api_key="unused")
         client.completions.create(model="shipped", prompt="ROMEO:", max_tokens=20, n=2, stop="\\n\\n")
 
-Pieces: `schema` (requests validated into OpenAI-style errors; response shapes; the exercise
-`completion_response`), `engine` (the queue and the one thread that owns the model), `app` (FastAPI routes),
+Pieces: `schema` (requests as pydantic models, errors in OpenAI's shape), `responses` (the openai package's
+response types; the exercise `completion_response`), `engine` (one thread owns the model and decodes every
+request together: continuous batching), `app` (FastAPI routes: completions, chat completions, a chat page),
 `runner` (uvicorn in a background thread), `loading` (which model), `cli` (`gptlab serve`).
 FastAPI and uvicorn are imported only when an app is built, so `import gptlab.serve` stays light.
 
@@ -17,8 +18,9 @@ Taught in: solutions/12_serving.ipynb
 
 from __future__ import annotations
 
+from gptlab.serve.responses import completion_response
 from gptlab.serve.runner import BackgroundServer, is_loopback
-from gptlab.serve.schema import APIError, Limits, completion_response, parse_completion_request
+from gptlab.serve.schema import APIError, Limits, parse_completion_request
 
 __all__ = ["APIError", "BackgroundServer", "Limits", "completion_response", "create_app", "is_loopback", "load_for_serving",
            "parse_completion_request"]

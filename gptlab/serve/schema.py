@@ -1,15 +1,14 @@
-"""The completions API's request and response shapes, checked by hand so every error reads like OpenAI's.
+"""The requests the server reads, as pydantic models, and the errors it answers with, in OpenAI's shape.
 
-A request body is parsed and validated here into a `CompletionRequest`; anything wrong becomes an `APIError`
-that the app turns into
+    request = parse_request(CompletionRequest, body, limits)        # or ChatCompletionRequest
+    # anything wrong raises APIError -> HTTP 400 {"error": {"message", "type", "param", "code"}}
 
-    HTTP 400 (or 401, 404, 413, 429, 500)   {"error": {"message": ..., "type": ..., "param": ..., "code": ...}}
-
-the shape the official `openai` client reads into `openai.BadRequestError` and friends. Responses are plain
-dicts in the published shape (id, object "text_completion", created, model, choices, usage).
-
-`completion_response` is the lesson's exercise: raw samples (their text still holding the stop string, if one
-ended them) -> the response object.
+Fields, types and ranges are pydantic field constraints; rules across fields and the server's limits are
+validators. Unknown fields are refused (OpenAI does the same: "Unrecognized request argument supplied"), and
+parameters of OpenAI's API that the course's models cannot honour are accepted only at the value that means
+"off", so a client that sends its defaults works and one that relies on them is told plainly. Every
+pydantic error becomes one APIError naming the parameter, which the official client raises as
+openai.BadRequestError.
 
 Taught in: solutions/12_serving.ipynb
 """
@@ -17,12 +16,14 @@ Taught in: solutions/12_serving.ipynb
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Union
 
-__all__ = ["APIError", "CompletionRequest", "Limits", "completion_chunk", "completion_object", "completion_response",
-           "cut_at_stop", "error_body", "parse_completion_request", "usage"]
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, ValidationInfo, field_validator, \
+    model_validator
+
+__all__ = ["APIError", "ChatCompletionRequest", "ChatMessage", "CompletionRequest", "Limits", "StreamOptions",
+           "error_body", "parse_completion_request", "parse_request"]
 
 MAX_STOP_STRINGS = 4  # as OpenAI
 MAX_N = 16
@@ -50,51 +51,203 @@ class Limits:
     """What one request may ask for. The defaults suit the course's small CPU models."""
 
     max_tokens: int = 256  # cap on max_tokens
-    max_prompt_tokens: int = 1024  # cap on each prompt's length in tokens
+    max_prompt_tokens: int = 1024  # cap on each prompt's length in tokens (the model's context is checked too)
     max_prompts: int = 16  # cap on a list of prompts
     max_n: int = MAX_N
     max_body_bytes: int = 1 << 20
-    default_max_tokens: int = 16  # OpenAI's default
+    default_max_tokens: int = 16  # OpenAI's default for completions
+    max_messages: int = 64
 
 
-@dataclass
-class CompletionRequest:
-    """A validated request: prompts are kept as given (strings or token-id lists); encoding happens later."""
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    model: str
-    prompts: list[str | list[int]]
-    max_tokens: int = 16
-    temperature: float = 1.0
-    top_p: float = 1.0
-    n: int = 1
-    stop: list[str] = field(default_factory=list)
-    seed: int | None = None
-    stream: bool = False
-    include_usage: bool = False  # stream_options.include_usage: one last chunk with usage and no choices
+    model: str = Field(min_length=1)
+    max_tokens: StrictInt | None = Field(default=None, ge=0)
+    temperature: float | None = Field(default=1.0, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(default=1.0, gt=0, le=1, allow_inf_nan=False)
+    n: StrictInt | None = Field(default=1, ge=1)
+    stop: Union[str, list[str], None] = None
+    seed: StrictInt | None = None
+    stream: StrictBool | None = False
+    stream_options: "StreamOptions | None" = None
+    user: str | None = None  # accepted and ignored, as many servers do
+    # OpenAI parameters the course's models do not implement: only their "off" value is accepted
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+
+    @field_validator("temperature", "top_p", mode="before")
+    @classmethod
+    def _number(cls, value):  # strict mode would refuse an int for a float; JSON's 1 is a fine temperature
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, value):
+        stops = [] if value is None else [value] if isinstance(value, str) else value
+        if len(stops) > MAX_STOP_STRINGS:
+            raise ValueError(f"at most {MAX_STOP_STRINGS} stop strings are allowed; got {len(stops)}")
+        if any(s == "" for s in stops):
+            raise ValueError("a stop string must not be empty")
+        return stops
+
+    @field_validator("presence_penalty", "frequency_penalty", "logit_bias")
+    @classmethod
+    def _off(cls, value, info: ValidationInfo):
+        if value not in (None, 0, 0.0, {}):
+            raise _Unsupported(f"{info.field_name}={value!r} is not supported by this server")
+        return value
+
+    @model_validator(mode="after")
+    def _stream_options(self):
+        if self.stream_options is not None and not self.stream:
+            raise _Invalid("stream_options", "stream_options is only allowed when stream is true")
+        return self
+
+    @property
+    def stops(self) -> list[str]:
+        return self.stop or []
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+    def sampling(self) -> dict:
+        return dict(temperature=1.0 if self.temperature is None else self.temperature,
+                    top_p=None if self.top_p is None or self.top_p >= 1 else self.top_p)
 
 
-def _bad(message: str, param: str | None, code: str | None = None) -> APIError:
-    return APIError(400, message, param=param, code=code)
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    include_usage: StrictBool = False
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+class _Unsupported(ValueError):
+    """A parameter OpenAI has and this server does not honour (code unsupported_parameter)."""
 
 
-def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+class _Invalid(ValueError):
+    """A rule across fields, naming the parameter that breaks it (pydantic's model errors name none)."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
 
 
-# Parameters of OpenAI's completions API that this server does not implement: accepted only at the value that
-# means "off", so a client that sends its defaults works and one that relies on them is told plainly.
-_OFF_VALUES = {"echo": (False,), "logprobs": (None, 0), "suffix": (None, ""), "best_of": (None, 1),
-               "presence_penalty": (None, 0, 0.0), "frequency_penalty": (None, 0, 0.0), "logit_bias": (None, {})}
-_IGNORED = {"user"}  # accepted and ignored, as many servers do
-_KNOWN = {"model", "prompt", "max_tokens", "temperature", "top_p", "n", "stop", "seed", "stream", "stream_options"}
+class CompletionRequest(_Request):
+    """POST /v1/completions: OpenAI's legacy completions request."""
+
+    prompt: Union[str, list[StrictInt], list[str], list[list[StrictInt]]]
+    logprobs: StrictInt | None = Field(default=None, ge=0, le=5)
+    echo: StrictBool | None = False
+    suffix: str | None = None
+    best_of: StrictInt | None = None
+
+    @field_validator("echo", "suffix", "best_of")
+    @classmethod
+    def _off_completions(cls, value, info: ValidationInfo):
+        off = {"echo": (None, False), "suffix": (None, ""), "best_of": (None, 1)}[info.field_name]
+        if not any(value is o or (type(value) is type(o) and value == o) for o in off):
+            raise _Unsupported(f"{info.field_name}={value!r} is not supported by this server (only {off[-1]!r})")
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value, info: ValidationInfo):
+        if isinstance(value, list) and not value:
+            raise ValueError("prompt must not be an empty list")
+        if isinstance(value, list) and any(isinstance(p, list) and not p for p in value):
+            raise ValueError("a prompt given as token ids must hold at least one id")
+        limits: Limits = (info.context or {}).get("limits", Limits())
+        prompts = [value] if isinstance(value, str) or (value and isinstance(value[0], int)) else value
+        if len(prompts) > limits.max_prompts:
+            raise ValueError(f"{len(prompts)} prompts in one request; this server accepts at most {limits.max_prompts}")
+        return value
+
+    @property
+    def prompts(self) -> list[str | list[int]]:
+        """The prompts as given: strings or lists of token ids (one request may carry several)."""
+        p = self.prompt
+        if isinstance(p, str):
+            return [p]
+        if p and isinstance(p[0], int):
+            return [list(p)]
+        return [x if isinstance(x, str) else list(x) for x in p]
 
 
-def parse_completion_request(body: bytes | str | Any, limits: Limits = Limits()) -> CompletionRequest:
-    """The raw body of POST /v1/completions -> CompletionRequest, or APIError naming the bad parameter.
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Union[str, list["_TextPart"]]
+    name: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else "".join(part.text for part in self.content)
+
+
+class _TextPart(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["text"]
+    text: str
+
+
+class ChatCompletionRequest(_Request):
+    """POST /v1/chat/completions: OpenAI's chat request (system / user / assistant messages, text only)."""
+
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_completion_tokens: StrictInt | None = Field(default=None, ge=0)
+    logprobs: StrictBool | None = False
+    top_logprobs: StrictInt | None = Field(default=None, ge=0, le=20)
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = None
+    parallel_tool_calls: StrictBool | None = None
+
+    @field_validator("tools", "tool_choice", "parallel_tool_calls")
+    @classmethod
+    def _no_tools(cls, value, info: ValidationInfo):
+        if value not in (None, [], "none"):
+            raise _Unsupported(f"{info.field_name} is not supported by this server (the course's models call no tools)")
+        return value
+
+    @field_validator("response_format")
+    @classmethod
+    def _text_only(cls, value):
+        if value is not None and value.get("type", "text") != "text":
+            raise _Unsupported(f"response_format={value!r} is not supported by this server (text only)")
+        return value
+
+    @field_validator("messages")
+    @classmethod
+    def _messages(cls, value, info: ValidationInfo):
+        limits: Limits = (info.context or {}).get("limits", Limits())
+        if len(value) > limits.max_messages:
+            raise ValueError(f"{len(value)} messages; this server accepts at most {limits.max_messages}")
+        for i, message in enumerate(value):
+            if message.role in ("system", "developer") and i:
+                raise ValueError(f"messages[{i}]: a system message may only come first")
+        return value
+
+    @model_validator(mode="after")
+    def _logprobs(self):
+        if self.top_logprobs is not None and not self.logprobs:
+            raise _Invalid("top_logprobs", "top_logprobs needs logprobs=true")
+        if self.max_tokens is not None and self.max_completion_tokens is not None \
+                and self.max_tokens != self.max_completion_tokens:
+            raise _Invalid("max_completion_tokens", "give max_completion_tokens or max_tokens, not two different values")
+        return self
+
+
+CompletionRequest.model_rebuild()
+ChatCompletionRequest.model_rebuild()
+ChatMessage.model_rebuild()
+
+
+def parse_request(model_cls: type[_Request], body: bytes | str | dict, limits: Limits = Limits()) -> _Request:
+    """A request body -> the request model, or APIError (400, naming the parameter; 413 for a body too large).
 
     Taught in: solutions/12_serving.ipynb
     """
@@ -105,177 +258,68 @@ def parse_completion_request(body: bytes | str | Any, limits: Limits = Limits())
         try:
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise _bad(f"We could not parse the JSON body of your request ({error}). The body must be a JSON object, "
-                       "e.g. {\"model\": ..., \"prompt\": \"Hello\"}.", None, "invalid_json") from None
+            raise APIError(400, f"We could not parse the JSON body of your request ({error}). The body must be a JSON "
+                           "object, e.g. {\"model\": ..., \"prompt\": \"Hello\"}.", code="invalid_json") from None
     else:
         data = body
     if not isinstance(data, dict):
-        raise _bad(f"the JSON body must be an object; got {type(data).__name__}", None, "invalid_json")
+        raise APIError(400, f"the JSON body must be an object; got {type(data).__name__}", code="invalid_json")
+    try:
+        request = model_cls.model_validate(data, context={"limits": limits})
+    except ValidationError as error:
+        raise _api_error(error) from None
+    _check_limits(request, limits)
+    return request
 
-    for name in data:
-        if name in _KNOWN or name in _IGNORED:
-            continue
-        if name in _OFF_VALUES:
-            if data[name] not in _OFF_VALUES[name]:
-                raise _bad(f"{name}={data[name]!r} is not supported by this server (only {_OFF_VALUES[name][0]!r})", name,
-                           "unsupported_parameter")
-            continue
-        raise _bad(f"Unrecognized request argument supplied: {name}", name, "unknown_parameter")
 
-    model = data.get("model")
-    if model is None:
-        raise _bad("you must provide a model parameter", "model", "missing_required_parameter")
-    if not isinstance(model, str) or not model:
-        raise _bad(f"model must be a non-empty string; got {model!r}", "model", "invalid_type")
+def _api_error(error: ValidationError) -> APIError:
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ())]
+    # pydantic names the member of a union it tried ("prompt.str", "stop.list[str]"): keep the field and indices
+    param_parts = [p for p in location if not any(c in p for c in "[]") and p not in ("str", "int", "float", "bool")]
+    param = param_parts[0] if param_parts else None
+    if len(param_parts) > 1 and param_parts[1].isdigit():
+        param = f"{param_parts[0]}[{param_parts[1]}]" + "".join(f".{p}" for p in param_parts[2:] if not p.isdigit())
+    kind = first.get("type", "")
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return APIError(400, f"Unrecognized request argument supplied: {location[-1]}", param=location[-1],
+                        code="unknown_parameter")
+    if kind == "missing":
+        return APIError(400, f"you must provide a {param} parameter", param=param, code="missing_required_parameter")
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, _Invalid):
+        return APIError(400, str(cause), param=cause.param, code="invalid_value")
+    if isinstance(cause, _Unsupported):
+        return APIError(400, str(cause), param=param, code="unsupported_parameter")
+    code = "invalid_type" if kind.endswith("_type") or kind in ("string_type", "int_type", "bool_type") else "invalid_value"
+    return APIError(400, f"{param}: {message}" if param else message, param=param, code=code)
 
-    prompts = _parse_prompt(data, limits)
 
-    max_tokens = data.get("max_tokens")
-    if max_tokens is None:
-        max_tokens = min(limits.default_max_tokens, limits.max_tokens)
-    if not _is_int(max_tokens):
-        raise _bad(f"max_tokens must be an integer; got {max_tokens!r}", "max_tokens", "invalid_type")
-    if max_tokens < 0:
-        raise _bad(f"max_tokens must be >= 0; got {max_tokens}", "max_tokens", "invalid_value")
-    if max_tokens > limits.max_tokens:
-        raise _bad(f"max_tokens is {max_tokens}, above this server's limit of {limits.max_tokens}", "max_tokens",
-                   "invalid_value")
-
-    temperature = data.get("temperature", 1.0)
-    temperature = 1.0 if temperature is None else temperature
-    if not _is_number(temperature) or not 0 <= temperature <= 2:
-        raise _bad(f"temperature must be a number between 0 and 2; got {temperature!r}", "temperature", "invalid_value")
-
-    top_p = data.get("top_p", 1.0)
-    top_p = 1.0 if top_p is None else top_p
-    if not _is_number(top_p) or not 0 < top_p <= 1:
-        raise _bad(f"top_p must be a number in (0, 1]; got {top_p!r}", "top_p", "invalid_value")
-
-    n = data.get("n", 1)
-    n = 1 if n is None else n
-    if not _is_int(n) or n < 1:
-        raise _bad(f"n must be an integer >= 1; got {n!r}", "n", "invalid_value")
+def _check_limits(request: _Request, limits: Limits) -> None:
+    max_tokens = request.max_tokens
+    if isinstance(request, ChatCompletionRequest) and request.max_completion_tokens is not None:
+        max_tokens = request.max_completion_tokens
+    param = "max_completion_tokens" if isinstance(request, ChatCompletionRequest) and request.max_completion_tokens \
+        is not None else "max_tokens"
+    if max_tokens is not None and max_tokens > limits.max_tokens:
+        raise APIError(400, f"{param} is {max_tokens}, above this server's limit of {limits.max_tokens}", param=param,
+                       code="invalid_value")
+    n = request.n or 1
     if n > limits.max_n:
-        raise _bad(f"n is {n}, above this server's limit of {limits.max_n}", "n", "invalid_value")
-    if n * len(prompts) * max(max_tokens, 1) > limits.max_n * limits.max_tokens:
-        raise _bad(f"{len(prompts)} prompt(s) × n={n} × max_tokens={max_tokens} asks for more tokens than one request may "
-                   f"({limits.max_n * limits.max_tokens}); split it into several requests", "n", "invalid_value")
-
-    stop = data.get("stop")
-    if stop is None:
-        stops: list[str] = []
-    elif isinstance(stop, str):
-        stops = [stop]
-    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        stops = list(stop)
-    else:
-        raise _bad(f"stop must be a string, a list of strings, or null; got {stop!r}", "stop", "invalid_type")
-    if len(stops) > MAX_STOP_STRINGS:
-        raise _bad(f"at most {MAX_STOP_STRINGS} stop strings are allowed; got {len(stops)}", "stop", "invalid_value")
-    if any(s == "" for s in stops):
-        raise _bad("a stop string must not be empty", "stop", "invalid_value")
-
-    seed = data.get("seed")
-    if seed is not None and not _is_int(seed):
-        raise _bad(f"seed must be an integer or null; got {seed!r}", "seed", "invalid_type")
-
-    stream = data.get("stream", False)
-    stream = False if stream is None else stream
-    if not isinstance(stream, bool):
-        raise _bad(f"stream must be true or false; got {stream!r}", "stream", "invalid_type")
-    options = data.get("stream_options")
-    include_usage = False
-    if options is not None:
-        if not stream:
-            raise _bad("stream_options is only allowed when stream is true", "stream_options", "invalid_value")
-        if not isinstance(options, dict) or set(options) - {"include_usage"} or not isinstance(options.get("include_usage", False), bool):
-            raise _bad(f"stream_options must be {{\"include_usage\": true|false}}; got {options!r}", "stream_options",
-                       "invalid_value")
-        include_usage = options.get("include_usage", False)
-
-    return CompletionRequest(model=model, prompts=prompts, max_tokens=max_tokens, temperature=float(temperature),
-                             top_p=float(top_p), n=n, stop=stops, seed=seed, stream=stream, include_usage=include_usage)
+        raise APIError(400, f"n is {n}, above this server's limit of {limits.max_n}", param="n", code="invalid_value")
+    if isinstance(request, CompletionRequest):
+        for prompt in request.prompts:
+            # A cheap bound before tokenizing: no tokenizer makes fewer tokens than len(text) / 64 characters.
+            if isinstance(prompt, str) and len(prompt) > 64 * limits.max_prompt_tokens:
+                raise APIError(400, f"a prompt of {len(prompt)} characters is longer than this server's limit of "
+                               f"{limits.max_prompt_tokens} tokens", param="prompt", code="context_length_exceeded")
 
 
-def _parse_prompt(data: dict, limits: Limits) -> list[str | list[int]]:
-    if "prompt" not in data or data["prompt"] is None:
-        raise _bad("you must provide a prompt parameter (a string, a list of strings, or token ids)", "prompt",
-                   "missing_required_parameter")
-    prompt = data["prompt"]
-    if isinstance(prompt, str):
-        prompts: list = [prompt]
-    elif isinstance(prompt, list) and prompt and all(_is_int(t) for t in prompt):
-        prompts = [list(prompt)]  # one prompt given as token ids
-    elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
-        prompts = list(prompt)
-    elif isinstance(prompt, list) and prompt and all(isinstance(p, list) and p and all(_is_int(t) for t in p) for p in prompt):
-        prompts = [list(p) for p in prompt]
-    else:
-        raise _bad("prompt must be a string, a non-empty list of strings, a list of token ids, or a list of such lists; "
-                   f"got {str(prompt)[:80]!r}", "prompt", "invalid_type")
-    if len(prompts) > limits.max_prompts:
-        raise _bad(f"{len(prompts)} prompts in one request; this server accepts at most {limits.max_prompts}", "prompt",
-                   "invalid_value")
-    for p in prompts:
-        # A cheap bound before tokenizing: no tokenizer makes fewer tokens than len(text) / 64 characters.
-        if isinstance(p, str) and len(p) > 64 * limits.max_prompt_tokens:
-            raise _bad(f"a prompt of {len(p)} characters is longer than this server's limit of {limits.max_prompt_tokens} "
-                       "tokens", "prompt", "context_length_exceeded")
-    return prompts
+def parse_completion_request(body: bytes | str | dict, limits: Limits = Limits()) -> CompletionRequest:
+    """parse_request(CompletionRequest, body, limits): the body of POST /v1/completions."""
+    return parse_request(CompletionRequest, body, limits)
 
 
-# --- responses ---------------------------------------------------------------------------------------------
-
-
-def usage(prompt_tokens: int, completion_tokens: int) -> dict:
-    """The usage block: the prompt counted once, every generated token once, and their sum."""
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
-
-
-def completion_object(choices: list[dict], model: str, completion_id: str, created: int, usage_block: dict | None) -> dict:
-    """The response of POST /v1/completions, in OpenAI's published shape."""
-    body = {"id": completion_id, "object": "text_completion", "created": created, "model": model, "choices": choices}
-    if usage_block is not None:
-        body["usage"] = usage_block
-    return body
-
-
-def completion_chunk(completion_id: str, created: int, model: str, index: int, text: str, finish_reason: str | None) -> dict:
-    """One server-sent event of a streamed completion: the same shape, one choice, a piece of its text."""
-    return {"id": completion_id, "object": "text_completion", "created": created, "model": model,
-            "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}]}
-
-
-def cut_at_stop(text: str, stop: str | Sequence[str] | None) -> tuple[str, bool]:
-    """(the text before the earliest stop string, whether one was found). A string stop is one stop string."""
-    stops = [stop] if isinstance(stop, str) else list(stop or [])
-    found = [i for i in (text.find(s) for s in stops if s) if i >= 0]
-    if not found:
-        return text, False
-    return text[:min(found)], True
-
-
-def completion_response(samples: Sequence[tuple[str, int]], prompt_tokens: int, model: str,
-                        stop: str | Sequence[str] | None = None, completion_id: str = "cmpl-0", created: int = 0) -> dict:
-    """n raw samples of one prompt -> the completions API's response object (a dict).
-
-    samples: one (text, num_tokens) pair per sample, in order: the text the model generated, as decoded, and how
-    many tokens it generated. A generation loop that halts on a stop string halts on the token that completes
-    it, so the raw text still holds the stop string (and whatever else that last token held). Here:
-
-    * each choice's text ends just before the earliest occurrence of any stop string (the stop string is not
-      part of the answer), and its finish_reason is "stop"; a sample with no stop string in it ran out of
-      tokens: finish_reason "length";
-    * usage counts the prompt once (the n samples share it) and every generated token, the ones that spelled
-      the stop string included: they were computed, as a hosted API bills them.
-
-    Taught in: solutions/12_serving.ipynb
-    """
-    choices = []
-    for index, (text, _) in enumerate(samples):
-        text, stopped = cut_at_stop(text, stop)
-        choices.append({"text": text, "index": index, "logprobs": None, "finish_reason": "stop" if stopped else "length"})
-    generated = sum(count for _, count in samples)
-    return completion_object(choices, model, completion_id, created, usage(prompt_tokens, generated))
-
+# Lesson 12's exercise and its helper, where course 0.1 kept them (they build responses: gptlab.serve.responses).
+from gptlab.serve.responses import completion_response, cut_at_stop  # noqa: E402
