@@ -167,7 +167,7 @@ def create_app(model, tokenizer, model_name: str = "gptlab", *, api_key: str | N
         for ids in prompts:
             _fits(len(ids), max_tokens, context, "prompt", "max_tokens")
         job = Job(prompts=prompts, emit=None, max_tokens=max_tokens, n=req.n or 1, stop=req.stops, seed=req.seed,
-                  logprobs=req.logprobs, **req.sampling())
+                  logprobs=req.logprobs, stream=bool(req.stream), **req.sampling())
         events = submit(job)
         reply = _Reply(request, job, events, model_name, f"cmpl-{uuid.uuid4().hex[:24]}", sum(map(len, prompts)))
         if req.stream:
@@ -195,7 +195,7 @@ def create_app(model, tokenizer, model_name: str = "gptlab", *, api_key: str | N
         _fits(len(ids), max_tokens, context, "messages", param)
         job = Job(prompts=[ids], emit=None, max_tokens=max_tokens, n=req.n or 1, stop=req.stops,
                   stop_ids=frozenset({specials[END_OF_TURN]}), seed=req.seed,
-                  logprobs=(req.top_logprobs or 0) if req.logprobs else None, **req.sampling())
+                  logprobs=(req.top_logprobs or 0) if req.logprobs else None, stream=bool(req.stream), **req.sampling())
         events = submit(job)
         reply = _Reply(request, job, events, model_name, f"chatcmpl-{uuid.uuid4().hex[:24]}", len(ids))
         if req.stream:
@@ -267,6 +267,10 @@ class _Reply:
         try:
             while True:
                 event = await self.events.get()
+                if isinstance(event, list):  # the Deltas of one step
+                    for delta in event:
+                        yield delta
+                    continue
                 if isinstance(event, Cancelled):
                     raise APIError(503, "the request was cancelled (the client left, or the server is shutting down)",
                                    type="server_error", code="cancelled")

@@ -35,13 +35,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=256, help="cap on a request's max_tokens (default 256)")
     parser.add_argument("--max-prompt-tokens", type=int, default=1024, help="cap on a prompt's length in tokens (default 1024)")
     parser.add_argument("--max-queue", type=int, default=256, help="requests waiting beyond this get HTTP 429 (default 256)")
+    parser.add_argument("--capacity", type=int, default=16,
+                        help="samples decoded together in one batch (default 16; 1 decodes one request at a time)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
 def add_subcommands(subparsers) -> None:
     """Add `serve` to the `gptlab` command's subparsers."""
-    parser = subparsers.add_parser("serve", help="serve a model behind an OpenAI-compatible completions API",
+    parser = subparsers.add_parser("serve", help="serve a model behind OpenAI's completions and chat completions API",
                                    description=__doc__.split("Taught in:")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_arguments(parser)
     parser.set_defaults(func=cmd_serve)
@@ -55,7 +57,7 @@ def cmd_serve(args) -> int:
         print(f"error: refusing to listen on {args.host} without an API key: anyone who can reach this machine could use "
               "the model. Pass --api-key KEY (or set GPTLAB_API_KEY), or --insecure on a network you trust.", file=sys.stderr)
         return 2
-    for name in ("max_tokens", "max_prompt_tokens", "max_queue"):
+    for name in ("max_tokens", "max_prompt_tokens", "max_queue", "capacity"):
         if getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
             return 2
@@ -66,6 +68,7 @@ def cmd_serve(args) -> int:
 
     from gptlab.serve.app import create_app
     from gptlab.serve.loading import load_for_serving
+    from gptlab.serve.runner import bind
     from gptlab.serve.schema import Limits
 
     if args.threads:
@@ -78,14 +81,24 @@ def cmd_serve(args) -> int:
         print(f"error: cannot load the model {args.model!r}: {error}", file=sys.stderr)
         return 2
     name = args.name or name
-    limits = Limits(max_tokens=args.max_tokens, max_prompt_tokens=args.max_prompt_tokens)
-    app = create_app(model, tokenizer, name, api_key=args.api_key, limits=limits, max_queue=args.max_queue)
+    limits = Limits(max_tokens=args.max_tokens, max_prompt_tokens=args.max_prompt_tokens,
+                    max_n=min(Limits().max_n, args.capacity))
+    app = create_app(model, tokenizer, name, api_key=args.api_key, limits=limits, max_queue=args.max_queue,
+                     capacity=args.capacity)
     if not is_loopback(args.host) and not args.api_key:
         print(f"warning: listening on {args.host} with no API key (--insecure)", file=sys.stderr)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Serving {name!r} ({model.num_params():,} parameters) at http://{shown}:{args.port}/v1 — "
-          f"OpenAI(base_url='http://{shown}:{args.port}/v1', api_key=...); Ctrl-C stops it.", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+    port = sock.getsockname()[1]
+    print(f"Serving {name!r} ({model.num_params():,} parameters) at http://{shown}:{port}/v1 — "
+          f"OpenAI(base_url='http://{shown}:{port}/v1', api_key=...); chat in a browser at http://{shown}:{port}/ . "
+          "Ctrl-C stops it.", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5))
+    server.run(sockets=[sock])
     return 0
 
 

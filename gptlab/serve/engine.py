@@ -14,7 +14,8 @@ own KV-cache row. At every step the worker
 
 Requests join and leave between steps, so sixteen clients at once are sixteen rows of one batch, not sixteen
 turns of the model. A job is cancelled at once when its client leaves (its rows are dropped at the next step).
-Events, in order: Delta (a piece of one choice), then exactly one of Done, Cancelled, Failed.
+Events, in order: lists of Delta (the pieces of the job's choices from one step), then exactly one of Done,
+Cancelled, Failed.
 
 Taught in: solutions/12_serving.ipynb
 """
@@ -82,9 +83,11 @@ class Job:
     stop_ids: frozenset[int] = frozenset()  # token ids that end a sample (a chat answer ends at <|endoftext|>)
     seed: int | None = None
     logprobs: int | None = None  # None: none; k >= 0: each token's log-probability and the k most likely
+    stream: bool = True  # False: the pieces are handed over once, with Done (a whole answer needs no more)
     cancelled: threading.Event = field(default_factory=threading.Event)
     submitted: float = field(default_factory=time.perf_counter)
     closed: bool = False  # its last event (Done, Cancelled or Failed) has been sent
+    held: list = field(default_factory=list)  # a job that does not stream: its Deltas until it is done
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -198,8 +201,8 @@ class Engine:
             # 2. admit prompts, in arrival order, while their rows fit
             for job in [j for j in waiting if j.max_tokens == 0]:  # nothing to generate: answer at once
                 waiting.remove(job)
-                for index in range(len(job.prompts) * job.n):
-                    job.emit(Delta(index, "", [], [] if job.logprobs is not None else None, "length", 0))
+                job.held = [Delta(index, "", [], [] if job.logprobs is not None else None, "length", 0)
+                            for index in range(len(job.prompts) * job.n)]
                 self._finish(job, Done(0), admitted, finished_prompts, generated)
             for job in list(waiting):
                 if job.cancelled.is_set():
@@ -259,6 +262,9 @@ class Engine:
         finished_prompts.pop(id(job), None)
         generated.pop(id(job), None)
         self.jobs_done += 1
+        if job.held and isinstance(event, Done):
+            job.emit(job.held)
+        job.held = []
         job.emit(event)
 
     def _step(self, decoder: Decoder, running: list[_Prompt], generated: dict[int, int]) -> None:
@@ -266,6 +272,7 @@ class Engine:
         steps = decoder.step()
         self.steps += 1
         by_row = {id(row): (token, row) for row, token in steps}
+        out: dict[int, tuple[Job, list[Delta]]] = {}
         for prompt in running:
             job = prompt.job
             for i, (sample, row) in enumerate(zip(prompt.samples, prompt.rows)):
@@ -285,8 +292,14 @@ class Engine:
                     if job.logprobs is not None:
                         start = sample.released_ids - len(chunk.token_ids)
                         released = prompt.logprobs[i][start:sample.released_ids]
-                    job.emit(Delta(prompt.number * job.n + i, chunk.text, list(chunk.token_ids), released,
-                                   chunk.finish_reason, prompt.tokens[i] if chunk.finish_reason else None))
+                    out.setdefault(id(job), (job, []))[1].append(Delta(
+                        prompt.number * job.n + i, chunk.text, list(chunk.token_ids), released, chunk.finish_reason,
+                        prompt.tokens[i] if chunk.finish_reason else None))
+        for job, deltas in out.values():  # one hand-over per job and step: each costs the server's event loop a wake-up
+            if job.stream:
+                job.emit(deltas)
+            else:
+                job.held.extend(deltas)
 
     def _logprob(self, logits: torch.Tensor, token: int, top: int) -> TokenLogprob:
         log_probs = torch.log_softmax(logits.float(), dim=-1)  # the model's own distribution, before any sampling rule
