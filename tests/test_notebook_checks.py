@@ -29,7 +29,7 @@ def test_stub_falls_back_with_a_one_line_notice(capsys):
 
     assert check_softmax(stub, fallback=True) is layers.softmax
     out = capsys.readouterr().out.strip()
-    assert out == "○ softmax — skipped (not implemented yet); using the reference implementation so the lesson continues."
+    assert out == "○ softmax — skipped (not implemented yet): the lesson continues with the reference."
 
 
 def test_mistake_falls_back_and_prints_its_hint(capsys):
@@ -53,18 +53,58 @@ def test_without_fallback_a_stub_raises():
         check_softmax(stub)
 
 
-def test_hints_progress_and_stop_at_the_last(capsys):
+def test_hints_progress_and_say_when_there_are_no_more(capsys):
     from gptlab.course.checks import notebook
 
     notebook._hints_shown.pop("softmax", None)
     for _ in range(4):
         hint("softmax")
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split(":")[0] for line in lines] == ["Hint 1/3 for softmax", "Hint 2/3 for softmax",
-                                                       "Hint 3/3 for softmax", "Hint 3/3 for softmax"]
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("Hint")] == \
+        ["Hint 1/3 for softmax", "Hint 2/3 for softmax", "Hint 3/3 for softmax"]
+    assert out.count("That was the last hint for softmax") == 2  # after hint 3, and when asked for a fourth
+    assert max(len(line) for line in out.splitlines()) <= 100  # wrapped for the notebook's output area
     hint("softmax", 1)
     assert capsys.readouterr().out.startswith("Hint 1/3")
     with pytest.raises(ValueError, match="hints 1 to 3"):
         hint("softmax", 9)
     with pytest.raises(KeyError, match="no exercise called 'softmaks'"):
         hint("softmaks")
+
+
+@pytest.mark.parametrize("name, exercise", [("LayerNorm", "layer_norm"), ("layernorm", "layer_norm"),
+                                            ("attend_with_padding", "padding_mask"), ("SOFTMAX", "softmax"),
+                                            ("CausalSelfAttention", "causal_self_attention"), ("padding_mask", "padding_mask")])
+def test_hints_answer_to_the_names_people_see(name, exercise, capsys):
+    from gptlab.course.checks.notebook import find_exercise
+
+    assert find_exercise(name).exercise == exercise
+    hint(name, 1)
+    assert capsys.readouterr().out.startswith(f"Hint 1/")
+
+
+def test_the_hint_button_spends_no_hint_until_clicked():
+    from gptlab.course.checks import notebook
+
+    notebook._hints_shown.pop("softmax", None)
+    button = notebook.hints("softmax")
+    bundle = button._repr_mimebundle_()  # what Run All renders
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "hint('softmax')" in bundle["text/plain"]
+    assert button.shown == 0 and notebook._hints_shown.get("softmax", 0) == 0
+
+
+def test_checking_the_reference_from_a_fallback_is_not_a_pass(capsys):
+    """Re-running only the check cell after a fallback: the name is bound to the reference, not the learner's code."""
+    result = check_softmax(layers.softmax, fallback=True)
+    out = " ".join(capsys.readouterr().out.split())
+    assert result is layers.softmax and "✓" not in out
+    assert "this is the reference from the last fallback" in out and "run your exercise cell again" in out
+
+
+def test_messages_are_wrapped_at_word_boundaries():
+    from gptlab.course.messages import wrap
+
+    text = "✗ softmax: " + " ".join(["supercalifragilistic"] * 12)
+    wrapped = wrap(text, 40)
+    assert all(len(line) <= 40 or " " not in line.strip() for line in wrapped.splitlines())
+    assert wrapped.replace("\n  ", " ") == text  # only spaces became line breaks (continuations indented)

@@ -69,3 +69,20 @@ def test_looking_inside_runs_on_a_learners_own_small_untrained_model(tmp_path, m
     nb = run(nbformat.read(ROOT / "solutions" / "09_looking_inside.ipynb", as_version=4), tmp_path)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "your own model from lesson 07" in printed and "2 layers × 2 heads, 32 wide" in printed
+
+
+@pytest.mark.slow
+def test_rerunning_only_the_check_cell_after_a_fallback_does_not_print_a_pass(tmp_path):
+    """In a real kernel: a wrong softmax falls back; running its check cell alone again must not say ✓."""
+    solution = nbformat.read(WELCOME, as_version=4)
+    lesson = build_lesson(solution, WELCOME)
+    cell = softmax_cell(lesson)
+    cell.source = cell.source.replace("    # YOUR CODE HERE\n", "").replace(
+        cell.source.splitlines()[-1], "    return x.exp() / x.exp().sum(dim=-1, keepdim=True)")
+    index = lesson.cells.index(cell)
+    lesson.cells.insert(index + 2, nbformat.v4.new_code_cell(lesson.cells[index + 1].source))  # the check cell, again
+    run(lesson, tmp_path)
+    first = "".join(o.get("text", "") for o in lesson.cells[index + 1].outputs)
+    again = " ".join("".join(o.get("text", "") for o in lesson.cells[index + 2].outputs).split())
+    assert first.startswith("✗ softmax")
+    assert "✓" not in again and "this is the reference from the last fallback" in again

@@ -121,6 +121,12 @@ class CheckSpec:
     invoke: Callable[[Callable, Case], Any] = call_function
     atol: float = 1e-5
     rtol: float = 1e-4
+    aliases: tuple[str, ...] = ()  # other names a learner may call the exercise by (its id and reference's name work)
+    output: str | tuple[str, ...] = "the output"  # how the lesson names what the function returns (each item of a tuple)
+    # When no catalog entry matches: functions (case, expected, actual) -> a sentence about a property the answer
+    # breaks (weights that do not sum to 1, a future that is not masked), or None. Generic ones (a constant factor,
+    # a transpose) are tried after these for every tensor output.
+    properties: list[Callable[[Case, Any, Any], str | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -187,8 +193,12 @@ def same(expected: Any, actual: Any, atol: float, rtol: float) -> bool:
     return describe_difference(expected, actual, atol, rtol) is None
 
 
-def describe_difference(expected: Any, actual: Any, atol: float = 1e-5, rtol: float = 1e-4, where: str = "the output") -> str | None:
-    """None if equal within tolerance, else one precise sentence about the first difference."""
+def describe_difference(expected: Any, actual: Any, atol: float = 1e-5, rtol: float = 1e-4,
+                        where: str | tuple[str, ...] = "the output") -> str | None:
+    """None if equal within tolerance, else one precise sentence about the first difference. `where` names the
+    output as the lesson does; a tuple names the items of a tuple output ("the output", "the attention weights")."""
+    names = where if isinstance(where, tuple) else None
+    where = "the output" if names is not None else where
     if isinstance(expected, torch.Tensor):
         return _describe_tensor_difference(expected, actual, atol, rtol, where)
     if isinstance(expected, torch.nn.Module):  # e.g. a model passed in: compare its weights, not its identity
@@ -201,7 +211,8 @@ def describe_difference(expected: Any, actual: Any, atol: float = 1e-5, rtol: fl
         if len(actual) != len(expected):
             return f"{where} should have {len(expected)} items; yours has {len(actual)}"
         for i, (e, a) in enumerate(zip(expected, actual)):
-            problem = describe_difference(e, a, atol, rtol, f"item {i} of {where}")
+            label = names[i] if names is not None and i < len(names) else f"item {i} of {where}"
+            problem = describe_difference(e, a, atol, rtol, label)
             if problem:
                 return problem
         return None
@@ -277,13 +288,19 @@ def outcomes_match(expected: Outcome, actual: Outcome, atol: float, rtol: float)
 
 @_holding_rng
 def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> Result:
-    """Verdict on a learner's outcomes. Runs only trusted code: the reference and the catalog."""
+    """Verdict on a learner's outcomes. Runs only trusted code: the reference and the catalog.
+
+    In order: every case matches (passed); a catalog mistake gives the same outputs (its hint); the answer
+    edits its input; a property it breaks (diagnose); else the first difference, said precisely.
+    """
+    from gptlab.course.messages import say, text
+
     cases = spec.make_cases(seed)
     name = spec.exercise
     if len(outcomes) != len(cases):
-        return Result(name, "failed", f"{name}: expected results for {len(cases)} cases, got {len(outcomes)}")
+        return Result(name, "failed", f"{name}: " + say("check.wrong_count", expected=len(cases), got=len(outcomes)))
     if any(o.error_type == "NotImplementedError" for o in outcomes):
-        return Result(name, "skipped", f"{name}: not implemented yet", num_cases=len(cases))
+        return Result(name, "skipped", f"{name}: " + say("check.not_implemented"), num_cases=len(cases))
 
     expected = [_run_one(spec, spec.reference, case) for case in cases]
     matches = [outcomes_match(e, a, spec.atol, spec.rtol) for e, a in zip(expected, outcomes)]
@@ -294,19 +311,99 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
     for mistake in spec.mistakes:
         theirs = [_run_one(spec, mistake.impl, case) for case in cases]
         if all(outcomes_match(t, a, spec.atol, spec.rtol) for t, a in zip(theirs, outcomes)):
-            return Result(name, "failed", f"{name}: {mistake.hint}", mistake=mistake.name, num_cases=len(cases))
+            hint = text(f"{name}.mistake.{mistake.name}", mistake.hint)
+            return Result(name, "failed", f"{name}: {hint}", mistake=mistake.name, num_cases=len(cases))
 
     if all(matches) and mutated is not None:
-        return Result(name, "failed", f"{name}: your function changed its input in place on case '{mutated.name}' "
-                      "(e.g. `x -= ...` or `ids[i] = ...`); build a new tensor or list instead", mistake="mutates-input", num_cases=len(cases))
+        return Result(name, "failed", f"{name}: " + say("check.mutated", case=mutated.name), mistake="mutates-input",
+                      num_cases=len(cases))
 
     first = matches.index(False)
     case, want, got = cases[first], expected[first], outcomes[first]
     if got.raised:
-        detail = f"raised {got.error_type}: {got.error_message}" if got.error_message else f"raised {got.error_type}"
-    else:
-        detail = describe_difference(want.value, got.value, spec.atol, spec.rtol) or "differs from the reference"
-    return Result(name, "failed", f"{name}: on case '{case.name}', {detail}", num_cases=len(cases))
+        return Result(name, "failed", f"{name}: " + say("check.on_case", case=case.name, detail=_raised(spec, got)),
+                      num_cases=len(cases))
+    for found in diagnose(spec, cases, expected, outcomes):
+        return Result(name, "failed", f"{name}: " + say("check.on_case", case=found[0], detail=found[1]),
+                      mistake="property", num_cases=len(cases))
+    detail = describe_difference(want.value, got.value, spec.atol, spec.rtol, spec.output) or "differs from the reference"
+    return Result(name, "failed", f"{name}: " + say("check.on_case", case=case.name, detail=detail), num_cases=len(cases))
+
+
+def _raised(spec: CheckSpec, got: Outcome) -> str:
+    """The learner's exception, and what to look at: the shapes hint for shape errors, the first hint otherwise."""
+    from gptlab.course.messages import say, text
+
+    error = f"{got.error_type}: {got.error_message}" if got.error_message else got.error_type
+    about_shapes = any(word in got.error_message.lower() for word in ("shape", "size", "dimension", "mat1", "broadcast"))
+    number = 2 if about_shapes and len(spec.hints) > 1 else 1
+    advice = text(f"{spec.exercise}.hint.{number}", spec.hints[number - 1]) if spec.hints else ""
+    return say("check.raised_hint", detail=say("check.raised", error=error), advice=advice) if advice else \
+        say("check.raised", error=error)
+
+
+def diagnose(spec: CheckSpec, cases: list[Case], expected: list[Outcome], outcomes: list[Outcome]):
+    """(case name, sentence) about a property the answer breaks: the spec's own properties, on the first case
+    that breaks one; then the generic ones (a constant factor, a transpose), only when they explain every
+    failing case alike."""
+    failing = [(case, want.value, got.value) for case, want, got in zip(cases, expected, outcomes)
+               if not want.raised and not got.raised and not outcomes_match(want, got, spec.atol, spec.rtol)]
+    for case, want, got in failing:
+        for check in spec.properties:
+            sentence = _quietly(check, case, want, got)
+            if sentence:
+                yield case.name, sentence
+                return
+    for check in (constant_factor, transposed):
+        sentences = [_quietly(check, case, want, got) for case, want, got in failing]
+        if failing and all(sentences) and len(set(sentences)) == 1:
+            yield failing[0][0].name, sentences[0]
+            return
+
+
+def _quietly(check, case, want, got) -> str | None:
+    try:
+        return check(case, want, got)
+    except Exception:  # a property that does not apply to this output
+        return None
+
+
+def _first_tensor_pair(expected, actual):
+    """The first (expected, actual) tensors that differ in a (possibly nested) output of equal structure."""
+    if isinstance(expected, torch.Tensor) and isinstance(actual, torch.Tensor):
+        return (expected, actual) if expected.shape == actual.shape and not torch.equal(expected, actual) else None
+    if isinstance(expected, (tuple, list)) and isinstance(actual, (tuple, list)) and len(expected) == len(actual):
+        for e, a in zip(expected, actual):
+            found = _first_tensor_pair(e, a)
+            if found:
+                return found
+    return None
+
+
+def constant_factor(case: Case, expected, actual) -> str | None:
+    """'off by a constant factor': actual = c · expected for one number c (a missing or extra scale)."""
+    pair = _first_tensor_pair(expected, actual)
+    if pair is None or not pair[0].is_floating_point():
+        return None
+    e, a = pair[0].double().flatten(), pair[1].double().flatten()
+    if e.abs().max() < 1e-9 or not torch.isfinite(a).all() or e.unique().numel() < 2:
+        return None  # a constant (all ones, say) cannot tell a factor from an offset
+    c = float((a * e).sum() / (e * e).sum())
+    if abs(c - 1) > 1e-3 and torch.allclose(a, c * e, rtol=1e-4, atol=1e-6 * float(e.abs().max())):
+        return (f"your values are the right ones times {c:.4g} everywhere: a constant factor, such as a scale that is "
+                "missing, extra, or the wrong one")
+    return None
+
+
+def transposed(case: Case, expected, actual) -> str | None:
+    """The last two axes swapped: the right numbers in the wrong places."""
+    pair = _first_tensor_pair(expected, actual)
+    if pair is None or pair[0].dim() < 2 or pair[0].shape[-1] != pair[0].shape[-2]:
+        return None
+    e, a = pair
+    if torch.allclose(a.double(), e.double().transpose(-2, -1), rtol=1e-4, atol=1e-5):
+        return "your result is the right one transposed (its last two axes swapped): check which axis is which"
+    return None
 
 
 def evaluate(spec: CheckSpec, impl: Callable, seed: int = PUBLIC_SEED) -> Result:

@@ -14,6 +14,7 @@ import importlib
 from typing import Callable
 
 from gptlab.course.checks.core import PUBLIC_SEED, CheckFailed, CheckSpec, Result, evaluate
+from gptlab.course.messages import say, text, wrap
 
 REGISTRY: dict[str, CheckSpec] = {}
 _strict = False
@@ -37,13 +38,21 @@ def make_check(spec: CheckSpec) -> Callable:
     REGISTRY[spec.exercise] = spec
 
     def check(impl: Callable, fallback: bool = False, seed: int = PUBLIC_SEED) -> Callable:
+        if impl is spec.reference:
+            # The learner's name is bound to the reference: the last run of this cell fell back to it. Passing it
+            # would print a ✓ for code the learner did not write, while their wrong code still stands above.
+            if _strict:
+                raise CheckFailed(say("check.is_reference", exercise=spec.exercise), exercise=spec.exercise,
+                                  mistake="uses-reference")
+            print(wrap(say("check.is_reference", exercise=spec.exercise)))
+            return impl
         result = evaluate(spec, impl, seed)
         if result.passed:
-            print(f"✓ {spec.exercise} — all {result.num_cases} cases match")
+            print(say("check.passed", exercise=spec.exercise, cases=result.num_cases))
             return impl
         if _strict or not fallback:
             raise CheckFailed(result.message, exercise=spec.exercise, mistake=result.mistake)
-        print(_fallback_line(result))
+        print(wrap(_fallback_line(result)))
         return spec.reference
 
     check.__name__ = check.__qualname__ = f"check_{spec.exercise}"
@@ -55,31 +64,91 @@ def make_check(spec: CheckSpec) -> Callable:
 
 
 def _fallback_line(result: Result) -> str:
-    notice = "using the reference implementation so the lesson continues."
     if result.status == "skipped":
-        return f"○ {result.exercise} — skipped (not implemented yet); {notice}"
-    return f"✗ {result.message}\n  → {notice[0].upper()}{notice[1:]}"
+        return say("check.skipped", exercise=result.exercise)
+    return say("check.failed", message=result.message) + "\n  " + say("check.fallback")
+
+
+def _normal(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def find_exercise(name: str) -> CheckSpec:
+    """The exercise a learner means: its id ("layer_norm"), the name its heading and the README give (the
+    reference's name: "LayerNorm", "attend_with_padding"), in any case, with or without underscores."""
+    if not isinstance(name, str):
+        raise TypeError(f"name an exercise with a string, e.g. hint('softmax'); got {name!r}")
+    if name in REGISTRY:
+        return REGISTRY[name]
+    _import_all_topics()
+    wanted = _normal(name)
+    for spec in REGISTRY.values():
+        if wanted in (_normal(spec.exercise), _normal(getattr(spec.reference, "__name__", "")), *map(_normal, spec.aliases)):
+            return spec
+    known = ", ".join(sorted(REGISTRY))
+    raise KeyError(say("hint.unknown", name=name, known=known))
 
 
 def hint(exercise: str, number: int | None = None) -> None:
-    """Print the next hint for an exercise (a nudge, then the shapes, then the key line)."""
-    spec = get_spec(exercise)
-    total = len(spec.hints)
-    shown = _hints_shown.get(exercise, 0)
-    index = (number - 1) if number is not None else min(shown, total - 1)
+    """Print the next hint for an exercise (a nudge, then the shapes, then the key line); hint(name, 2) prints
+    hint 2. After the last one it says there are no more."""
+    spec = find_exercise(exercise)
+    total, shown = len(spec.hints), _hints_shown.get(spec.exercise, 0)
+    if number is None and shown >= total:
+        print(wrap(say("hint.last", exercise=spec.exercise)))
+        return
+    index = (number - 1) if number is not None else shown
     if not 0 <= index < total:
-        raise ValueError(f"{exercise} has hints 1 to {total}; you asked for {number}")
-    _hints_shown[exercise] = max(shown, index + 1)
-    more = "" if index + 1 == total else f"  (run hint({exercise!r}) again for the next one)"
-    print(f"Hint {index + 1}/{total} for {exercise}: {spec.hints[index]}{more}")
+        raise ValueError(f"{spec.exercise} has hints 1 to {total}; you asked for {number}")
+    _hints_shown[spec.exercise] = max(shown, index + 1)
+    line = say("hint.line", number=index + 1, total=total, exercise=spec.exercise,
+               text=text(f"{spec.exercise}.hint.{index + 1}", spec.hints[index]))
+    more = say("hint.more") if index + 1 < total else say("hint.last", exercise=spec.exercise)
+    print(wrap(f"{line}\n{more}"))
+
+
+class HintButton:
+    """The hint cell under an exercise: a button that shows the next hint when clicked. Running the cell (Run All
+    included) shows the button only, so no hint is spent unasked. Outside JupyterLab it prints how to ask."""
+
+    def __init__(self, exercise: str):
+        self.spec = find_exercise(exercise)
+        self.total = len(self.spec.hints)
+        self.shown = 0
+
+    def _repr_mimebundle_(self, **kwargs):
+        import ipywidgets as widgets
+
+        button = widgets.Button(description=say("hint.button", number=1, total=self.total),
+                                layout=widgets.Layout(width="auto"))
+        out = widgets.Output()
+
+        def reveal(_):
+            with out:
+                if self.shown >= self.total:
+                    print(wrap(say("hint.all_shown", exercise=self.spec.exercise)))
+                    return
+                self.shown += 1
+                hint(self.spec.exercise, self.shown)
+            button.description = (say("hint.button", number=self.shown + 1, total=self.total) if self.shown < self.total
+                                   else say("hint.all_shown", exercise=self.spec.exercise))
+            button.disabled = self.shown >= self.total
+
+        button.on_click(reveal)
+        box = widgets.VBox([button, out])
+        bundle = box._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = say("hint.offline", exercise=self.spec.exercise, total=self.total)
+        return bundle
+
+
+def hints(exercise: str) -> HintButton:
+    """The hint cell's call: `hints("softmax")` shows a button that reveals one hint per click."""
+    return HintButton(exercise)
 
 
 def get_spec(exercise: str) -> CheckSpec:
-    if exercise not in REGISTRY:
-        _import_all_topics()
-    if exercise not in REGISTRY:
-        raise KeyError(f"no exercise called {exercise!r}; known: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[exercise]
+    """The spec of an exercise, by any name a learner may use for it (see find_exercise)."""
+    return find_exercise(exercise)
 
 
 def resolve_check(path: str) -> Callable:

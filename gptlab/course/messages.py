@@ -1,0 +1,95 @@
+"""Every sentence a learner reads from the course machinery, keyed by id: verdicts, notices, hints, mistakes.
+
+    say("check.passed", exercise="softmax", cases=8)   -> "✓ softmax — all 8 cases match"
+    lines("check.passed", ...)                          -> the same, wrapped at word boundaries for a notebook
+
+The fixed sentences are in MESSAGES below. The exercises' own words (each catalog mistake's hint, each
+progressive hint) are written next to the code they describe, in gptlab/course/checks/<topic>.py, and are
+found here under ids of their own: "<exercise>.mistake.<name>" and "<exercise>.hint.<n>" (see
+`exercise_messages`). A second language adds a table with the same ids (TRANSLATIONS); a missing entry
+falls back to English, and tests/test_messages.py lists what is missing.
+
+Taught in: solutions/00_welcome.ipynb
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+WIDTH = 100  # JupyterLab's output area shows about this many characters of monospace text before it wraps
+
+MESSAGES: dict[str, str] = {
+    "check.passed": "✓ {exercise} — all {cases} cases match",
+    "check.failed": "✗ {message}",
+    "check.fallback": "→ Using the reference implementation so the lesson continues.",
+    "check.skipped": "○ {exercise} — skipped (not implemented yet): the lesson continues with the reference.",
+    "check.is_reference": "↺ {exercise} — this is the reference from the last fallback, not your code: run your exercise "
+                          "cell again, then this cell.",
+    "check.raised": "your code raised {error}",
+    "check.raised_hint": "{detail}. {advice}",
+    "check.mutated": "your function changed its input in place on case '{case}' (e.g. `x -= ...` or `ids[i] = ...`); "
+                     "build a new tensor or list instead",
+    "check.on_case": "on case '{case}', {detail}",
+    "check.wrong_count": "expected results for {expected} cases, got {got}",
+    "check.not_implemented": "not implemented yet",
+    "hint.line": "Hint {number}/{total} for {exercise}: {text}",
+    "hint.more": "(run the hint cell again for the next one)",
+    "hint.last": "That was the last hint for {exercise}; the solution notebook shows a whole answer.",
+    "hint.button": "Show hint {number} of {total}",
+    "hint.all_shown": "No more hints for {exercise}.",
+    "hint.unknown": "no exercise called {name!r}; the exercises are: {known}",
+    "hint.offline": "Hints for {exercise}: {total}, one at a time. Click the button (run this cell in JupyterLab), or "
+                    "call hint({exercise!r}).",
+    "setup.threads": "Another gptlab notebook is busy on this machine: this one computes with {threads} of {cores} CPU "
+                     "threads, so two training cells share the cores instead of slowing each other many times over.",
+}
+
+TRANSLATIONS: dict[str, dict[str, str]] = {"en": {}}  # lang -> id -> text; English lives in MESSAGES and the checks
+
+
+def language() -> str:
+    """The learner's language: $GPTLAB_LANG if set (e.g. "zh"), else English."""
+    lang = os.environ.get("GPTLAB_LANG", "en").strip().lower() or "en"
+    return lang if lang in TRANSLATIONS else "en"
+
+
+def exercise_messages() -> dict[str, str]:
+    """The English text of every exercise's mistakes and hints, by id ("softmax.mistake.wrong-axis-first")."""
+    from gptlab.course.checks import all_specs
+
+    table = {}
+    for spec in all_specs().values():
+        for mistake in spec.mistakes:
+            table[f"{spec.exercise}.mistake.{mistake.name}"] = mistake.hint
+        for number, text in enumerate(spec.hints, start=1):
+            table[f"{spec.exercise}.hint.{number}"] = text
+    return table
+
+
+def text(key: str, english: str | None = None, lang: str | None = None) -> str:
+    """The text for `key` in the learner's language; `english` (or MESSAGES) when it has no translation."""
+    lang = lang or language()
+    found = TRANSLATIONS.get(lang, {}).get(key)
+    if found is not None:
+        return found
+    return english if english is not None else MESSAGES[key]
+
+
+def say(key: str, **fields) -> str:
+    """The message `key`, filled in: say("check.passed", exercise="softmax", cases=8)."""
+    return text(key).format(**fields)
+
+
+def wrap(message: str, width: int = WIDTH) -> str:
+    """Wrap each line at word boundaries (never inside a word), keeping an indented line's indent on its
+    continuation lines; code in `backticks` can still break at its spaces."""
+    out = []
+    for line in message.split("\n"):
+        stripped = line.lstrip(" ")
+        indent = " " * (len(line) - len(stripped))
+        if stripped[:2] in ("✗ ", "✓ ", "○ ", "↺ ", "→ "):
+            indent += "  "  # continuation lines start under the text, not under the mark
+        out.append(textwrap.fill(line, width=width, subsequent_indent=indent, break_long_words=False,
+                                 break_on_hyphens=False) if len(line) > width else line)
+    return "\n".join(out)
