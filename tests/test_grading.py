@@ -324,7 +324,65 @@ def test_cli_grade_check_and_handout(tmp_path, capsys):
         assert "BEGIN SOLUTION" not in path.read_text()
 
 
+def test_check_reports_the_lessons_of_the_files_given_and_defaults_to_the_working_copy(tmp_path, capsys, monkeypatch):
+    good = write_nb(tmp_path / "mine" / "00.ipynb", make_submission(L0, "good"))
+    assert main(["check", str(good), "--timeout", "6"]) == 0
+    table = capsys.readouterr().out
+    points = sum(e.points for e in COURSE.lessons[L0].exercises)
+    assert f"{points}/{points} points" in table and "not submitted" not in table  # lesson 00 alone, not all 14
+    work = tmp_path / "work"
+    write_nb(work / "00_welcome.ipynb", make_submission(L0, "good"))
+    monkeypatch.setenv("GPTLAB_WORKDIR", str(work))
+    assert main(["check", "--timeout", "6"]) == 0
+    assert f"checking your working copy {work}" in capsys.readouterr().out
+
+
+def test_grade_covers_the_assigned_lessons_only(tmp_path):
+    subs = tmp_path / "subs"
+    write_nb(subs / "ada" / "00.ipynb", make_submission(L0, "good"))
+    out = tmp_path / "g.csv"
+    assert main(["grade", str(subs), "--out", str(out), "--lesson", L0, "--timeout", "6", "--no-progress"]) == 0
+    header, row = list(csv.reader(out.open()))[:2]
+    points = sum(e.points for e in COURSE.lessons[L0].exercises)
+    assert row[header.index("total")] == row[header.index("max_total")] == str(points)
+    assert all(not h.startswith(("01", "02", "13")) for h in header)  # no columns for lessons not assigned
+    feedback = next((tmp_path / "feedback").glob("*.md")).read_text()
+    assert "not submitted" not in feedback
+    assert main(["grade", str(subs), "--out", str(out), "--lesson", "99", "--timeout", "6", "--no-progress"]) == 2
+
+
+GRADESCOPE_SCHEMA = Path(__file__).parent / "fixtures" / "gradescope-results.schema.json"
+
+
+def _fake_python(folder: Path, name: str, version: tuple[int, int]) -> None:
+    """An executable `name` that answers setup.sh's version check as Python `version` would."""
+    script = folder / name
+    script.write_text(f"#!/bin/sh\nexit {0 if version >= (3, 11) else 1}\n")
+    script.chmod(0o755)
+
+
+def test_the_gradescope_setup_picks_a_python_the_course_supports(tmp_path):
+    from gptlab.course.grading.gradescope import SETUP_SH
+
+    setup = tmp_path / "setup.sh"
+    setup.write_text(SETUP_SH.format(torch="2.13.0"))
+    ubuntu = tmp_path / "ubuntu22"  # Gradescope's default image: python3 is 3.10
+    ubuntu.mkdir()
+    _fake_python(ubuntu, "python3", (3, 10))
+    which = lambda path: subprocess.run(["/bin/bash", str(setup), "--which-python"], env={"PATH": str(path)},  # noqa: E731
+                                        capture_output=True, text=True)
+    assert which(ubuntu).returncode != 0  # none fits: setup.sh would install python3.11 from deadsnakes
+    _fake_python(ubuntu, "python3.11", (3, 11))
+    assert which(ubuntu).stdout.strip() == str(ubuntu / "python3.11")
+    newer = tmp_path / "ubuntu24"
+    newer.mkdir()
+    _fake_python(newer, "python3", (3, 12))
+    assert which(newer).stdout.strip() == str(newer / "python3")
+
+
 def test_gradescope_bundle_runs_on_one_submission(tmp_path):
+    import jsonschema
+
     assert main(["grade", "--gradescope", str(tmp_path / "bundle"), "--lesson", L0]) == 0
     bundle = tmp_path / "bundle"
     assert (bundle / "setup.sh").exists() and (bundle / "autograder.zip").exists()
@@ -335,9 +393,36 @@ def test_gradescope_bundle_runs_on_one_submission(tmp_path):
     done = subprocess.run(["bash", str(bundle / "run_autograder")], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "results" / "results.json").read_text())
+    jsonschema.validate(results, json.loads(GRADESCOPE_SCHEMA.read_text()))
     assert results["score"] == sum(e.points for e in COURSE.lessons[L0].exercises) > 0
     for test in results["tests"]:
-        assert set(test) >= {"name", "score", "max_score", "output", "status"} and test["status"] == "passed"
+        assert test["status"] == "passed"
+
+
+@pytest.mark.skipif(os.environ.get("GPTLAB_SKIP_INSTALL_TESTS") == "1", reason="GPTLAB_SKIP_INSTALL_TESTS=1")
+def test_the_gradescope_bundle_installs_into_a_fresh_venv_and_grades(tmp_path):
+    """setup.sh as Gradescope runs it (minus apt): the interpreter it picks, a fresh venv, torch and gptlab from the
+    bundle's own source; then run_autograder in that venv. About two minutes (pip, from its cache)."""
+    import jsonschema
+
+    assert main(["grade", "--gradescope", str(tmp_path / "bundle"), "--lesson", L0]) == 0
+    bundle, venv = tmp_path / "bundle", tmp_path / "venv"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))},
+           "GPTLAB_SKIP_APT": "1", "GPTLAB_TORCH_INDEX": "", "GPTLAB_SOURCE": str(bundle), "GPTLAB_VENV": str(venv),
+           "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not p.startswith(sys.prefix))}
+    done = subprocess.run(["bash", str(bundle / "setup.sh")], env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    chosen = next(line for line in done.stdout.splitlines() if line.startswith("using "))
+    assert not chosen.split()[1].startswith(sys.prefix)  # a system interpreter, not this test's venv
+    write_nb(tmp_path / "submission" / "x.ipynb", make_submission(L0, "wrong"))
+    grade_env = dict(env, GPTLAB_PYTHON=str(venv / "bin" / "python"), GPTLAB_SUBMISSION_DIR=str(tmp_path / "submission"),
+                     GPTLAB_RESULTS=str(tmp_path / "results.json"), GPTLAB_LESSONS=str(bundle / "lessons"), GPTLAB_TIMEOUT="20")
+    graded = subprocess.run(["bash", str(bundle / "run_autograder")], env=grade_env, capture_output=True, text=True,
+                            timeout=300)
+    assert graded.returncode == 0, graded.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.validate(results, json.loads(GRADESCOPE_SCHEMA.read_text()))
+    assert results["score"] == 0 and SPEC.mistakes[0].hint.split(":")[0] in " ".join(results["tests"][0]["output"].split())
 
 
 def test_outcomes_cross_the_boundary_without_pickle():

@@ -42,7 +42,9 @@ def cmd_grade(args) -> int:
         return 2
     try:
         course = load_course(lessons)
-    except (GradingError, NotebookError) as error:
+        if args.lesson:
+            course = course.only(args.lesson)  # what was assigned: totals and feedback cover these lessons only
+    except (GradingError, NotebookError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     out = Path(args.out)
@@ -67,6 +69,7 @@ def cmd_grade(args) -> int:
 
 
 def cmd_check(args) -> int:
+    """Check the given notebooks (only their lessons count), or, with none given, the learner's working copy."""
     from gptlab.course.authoring.build import NotebookError
     from gptlab.course.grading.discover import GradingError, load_course, read_submission
     from gptlab.course.grading.engine import grade_submission
@@ -77,13 +80,25 @@ def cmd_check(args) -> int:
     except (GradingError, NotebookError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    files = [Path(p) for p in args.notebooks]
+    if args.notebooks:
+        files = [Path(p) for p in args.notebooks]
+    else:
+        from gptlab.course.workdir import default_dirs
+
+        work = default_dirs()[1]
+        files = sorted(work.glob("*.ipynb")) if work.is_dir() else []
+        if not files:
+            print(f"error: no notebooks to check in your working copy {work}; give the files to check "
+                  "(gptlab check 03_self_attention.ipynb)", file=sys.stderr)
+            return 2
+        print(f"checking your working copy {work} ({len(files)} notebooks)")
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
         print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report = grade_submission(read_submission("you", files, course), course, limits=_limits(args),
-                              secret_seeds=args.secret_seeds)
+    submission = read_submission("you", files, course)
+    course = course.only(submission.lessons_found) if submission.lessons_found else course
+    report = grade_submission(submission, course, limits=_limits(args), secret_seeds=args.secret_seeds)
     print(learner_table(report, course))
     return 0 if not any(r.status in ("failed", "error") for r in report.rows) else 1
 
@@ -124,12 +139,13 @@ def add_subcommands(sub) -> None:
     grade.add_argument("--fresh", action="store_true", help="regrade everyone, ignoring saved results")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.add_argument("--gradescope", metavar="DIR", help="write a Gradescope autograder bundle to DIR instead")
-    grade.add_argument("--lesson", action="append", help="with --gradescope: only this lesson (repeatable)")
+    grade.add_argument("--lesson", action="append", help="grade only the lessons assigned: --lesson 00 --lesson 01 "
+                       "(totals, max_total and the feedback cover them alone; also for --gradescope)")
     sandbox_options(grade, 60.0)
     grade.set_defaults(func=cmd_grade)
 
     check = sub.add_parser("check", help="check your own notebooks as the grader will (learners)")
-    check.add_argument("notebooks", nargs="+", help="your lesson notebooks")
+    check.add_argument("notebooks", nargs="*", help="your lesson notebooks (default: every lesson in your working copy)")
     sandbox_options(check, 60.0)
     check.set_defaults(func=cmd_check)
 

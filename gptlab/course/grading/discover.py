@@ -40,6 +40,15 @@ class Course:
     def max_points(self) -> int:
         return sum(e.points for _, e in self.all_exercises())
 
+    def only(self, lessons) -> "Course":
+        """The course restricted to the lessons assigned ("00", "1" and "01" name the same lesson); ValueError
+        naming the known ones when one is unknown."""
+        wanted = [str(lesson).zfill(2) for lesson in lessons]
+        unknown = [lesson for lesson in wanted if lesson not in self.lessons]
+        if unknown:
+            raise ValueError(f"no lesson {', '.join(unknown)} in this course; its lessons are {', '.join(self.lessons)}")
+        return Course({key: value for key, value in self.lessons.items() if key in wanted})
+
 
 @dataclass(frozen=True)
 class Answer:

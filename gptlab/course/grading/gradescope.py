@@ -16,13 +16,50 @@ import zipfile
 from pathlib import Path
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder image.
+# Gradescope runs this once, as root, when it builds the autograder image. Its base images are Ubuntu
+# (22.04 by default, whose python3 is 3.10); gptlab needs Python 3.11 or newer, so this picks the newest
+# python3.X >= 3.11 on PATH and, when there is none, installs python3.11 from the deadsnakes PPA.
+# `setup.sh --which-python` prints the interpreter it would use and exits (the course's tests call it).
+# Paths and indexes can be overridden for a local test: GPTLAB_SOURCE, GPTLAB_VENV, GPTLAB_TORCH_INDEX
+# (empty: PyPI), GPTLAB_SKIP_APT=1.
 set -euo pipefail
-apt-get update && apt-get install -y python3 python3-venv python3-pip util-linux
-python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu "torch=={torch}"
-/autograder/venv/bin/pip install /autograder/source/src
-chmod -R a+rX /autograder/venv /autograder/source   # the sandbox user must read the interpreter and gptlab
+source_dir="${{GPTLAB_SOURCE:-/autograder/source}}"
+venv="${{GPTLAB_VENV:-/autograder/venv}}"
+torch_index="${{GPTLAB_TORCH_INDEX-https://download.pytorch.org/whl/cpu}}"
+
+choose_python() {{
+  for candidate in python3.14 python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}}
+
+if [ "${{1:-}}" = "--which-python" ]; then
+  choose_python
+  exit $?
+fi
+if [ "${{GPTLAB_SKIP_APT:-0}}" != 1 ]; then
+  apt-get update
+  apt-get install -y util-linux  # unshare, for the sandbox
+fi
+if ! python=$(choose_python); then
+  apt-get install -y software-properties-common
+  add-apt-repository -y ppa:deadsnakes/ppa
+  apt-get update
+  apt-get install -y python3.11 python3.11-venv
+  python=$(choose_python)
+fi
+echo "using $python ($("$python" --version))"
+"$python" -m venv "$venv"
+index=()
+[ -n "$torch_index" ] && index=(--index-url "$torch_index")
+"$venv/bin/pip" install "${{index[@]}}" "torch=={torch}"
+"$venv/bin/pip" install "$source_dir/src"
+chmod -R a+rX "$venv" "$source_dir"   # the sandbox user must read the interpreter and gptlab
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
