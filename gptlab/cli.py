@@ -36,11 +36,15 @@ def cmd_lessons(args) -> int:
 
 def cmd_course(args, extra: list[str]) -> int:
     from gptlab.course import default_dirs, jupyter_command, sync_working_copy
+    from gptlab.course.messages import say, wrap
+    from gptlab.course.workdir import changed_lessons
 
     lessons, work = default_dirs()
     work = Path(args.dir) if args.dir else work
     copied = sync_working_copy(lessons, work)
     print(f"Your working copy is {work} ({len(copied)} new lesson(s) copied; your edits there are never overwritten).")
+    for lesson, old, new in changed_lessons(lessons, work):
+        print(wrap(say("course.changed", lesson=lesson, old=old, new=new)))
     command = jupyter_command(work, extra)
     sys.stdout.flush()
     os.execv(command[0], command)  # hand the terminal to JupyterLab (Ctrl-C stops it)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+import gptlab
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from gptlab.course.authoring import (NotebookError, RegionError, build_all, build_lesson, exercise_banner, find_regions,
@@ -87,8 +89,12 @@ def test_lesson_is_stubbed_lenient_and_clean():
     assert "raise NotImplementedError('softmax: " in sources[3] and "amax" not in sources[3]
     assert not any("the answer" in s for s in sources)  # solution-only cell dropped
     assert all(c.outputs == [] and c.execution_count is None for c in lesson.cells if c.cell_type == "code")
-    assert [c.id for c in lesson.cells] == [c.id for c in solution.cells[:5]]  # ids are stable
+    assert [c.id for c in lesson.cells[:5]] == [c.id for c in solution.cells[:5]]  # ids are stable
+    hint_cell = lesson.cells[5]  # under the check cell, added by the generator: a button, no hint spent on Run All
+    assert hint_cell.metadata.tags == ["hints"] and hint_cell.source.endswith("hints('softmax')")
+    assert len(lesson.cells) == 6
     assert lesson.metadata.gptlab["generated_from"] == "solutions/00_x.ipynb"
+    assert lesson.metadata.gptlab["course_version"] == gptlab.__version__ and len(lesson.metadata.gptlab["fingerprint"]) == 16
     assert lesson.cells[3].metadata.gptlab == META  # the grader finds exercises by metadata
 
 

@@ -96,3 +96,24 @@ def test_course_command_opens_the_working_copy_in_jupyterlab(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_lessons_the_course_changed_since_they_were_copied_are_named(tmp_path):
+    from gptlab.course.workdir import changed_lessons
+
+    lessons, work = tmp_path / "lessons", tmp_path / "work"
+    shutil_copy = __import__("shutil").copytree
+    shutil_copy(ROOT / "lessons", lessons)
+    sync_working_copy(lessons, work)
+    mine = json.loads((work / "03_self_attention.ipynb").read_text())
+    mine["cells"][3]["source"] = ["my own answer"]  # the learner's edits are not a change of the course
+    (work / "03_self_attention.ipynb").write_text(json.dumps(mine))
+    assert changed_lessons(lessons, work) == []
+    newer = json.loads((lessons / "05_block.ipynb").read_text())
+    newer["cells"][0]["source"] = ["# 05 · The block, revised"]
+    newer["metadata"]["gptlab"]["fingerprint"] = "0123456789abcdef"
+    (lessons / "05_block.ipynb").write_text(json.dumps(newer))
+    old = json.loads((work / "00_welcome.ipynb").read_text())
+    del old["metadata"]["gptlab"]["fingerprint"], old["metadata"]["gptlab"]["course_version"]  # a copy from 0.1
+    (work / "00_welcome.ipynb").write_text(json.dumps(old))
+    assert [(lesson, was) for lesson, was, _ in changed_lessons(lessons, work)] == [("00", "0.1 or older"), ("05", "0.2.0")]

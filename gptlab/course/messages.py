@@ -6,7 +6,7 @@
 The fixed sentences are in MESSAGES below. The exercises' own words (each catalog mistake's hint, each
 progressive hint) are written next to the code they describe, in gptlab/course/checks/<topic>.py, and are
 found here under ids of their own: "<exercise>.mistake.<name>" and "<exercise>.hint.<n>" (see
-`exercise_messages`). A second language adds a table with the same ids (TRANSLATIONS); a missing entry
+gptlab.course.checks.exercise_messages). A second language adds a table with the same ids (TRANSLATIONS); a missing entry
 falls back to English, and tests/test_messages.py lists what is missing.
 
 Taught in: solutions/00_welcome.ipynb
@@ -41,6 +41,9 @@ MESSAGES: dict[str, str] = {
     "hint.unknown": "no exercise called {name!r}; the exercises are: {known}",
     "hint.offline": "Hints for {exercise}: {total}, one at a time. Click the button (run this cell in JupyterLab), or "
                     "call hint({exercise!r}).",
+    "stub": "{exercise}: your code here",
+    "course.changed": "Lesson {lesson} changed in the course since you copied it (your copy: course {old}; now {new}). "
+                      "`gptlab reset {lesson}` gives you the new version and keeps yours as a backup.",
     "setup.threads": "Another gptlab notebook is busy on this machine: this one computes with {threads} of {cores} CPU "
                      "threads, so two training cells share the cores instead of slowing each other many times over.",
 }
@@ -52,19 +55,6 @@ def language() -> str:
     """The learner's language: $GPTLAB_LANG if set (e.g. "zh"), else English."""
     lang = os.environ.get("GPTLAB_LANG", "en").strip().lower() or "en"
     return lang if lang in TRANSLATIONS else "en"
-
-
-def exercise_messages() -> dict[str, str]:
-    """The English text of every exercise's mistakes and hints, by id ("softmax.mistake.wrong-axis-first")."""
-    from gptlab.course.checks import all_specs
-
-    table = {}
-    for spec in all_specs().values():
-        for mistake in spec.mistakes:
-            table[f"{spec.exercise}.mistake.{mistake.name}"] = mistake.hint
-        for number, text in enumerate(spec.hints, start=1):
-            table[f"{spec.exercise}.hint.{number}"] = text
-    return table
 
 
 def text(key: str, english: str | None = None, lang: str | None = None) -> str:

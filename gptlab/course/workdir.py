@@ -44,6 +44,28 @@ def sync_working_copy(lessons: Path, work: Path) -> list[Path]:
     return copied
 
 
+def changed_lessons(lessons: Path, work: Path) -> list[tuple[str, str, str]]:
+    """(lesson, the course version of the learner's copy, the course's version now) for each lesson of the working
+    copy that the course has changed since it was copied (its fingerprint differs; a copy from before course 0.2
+    carries none). The learner's edits do not count: the fingerprint was written by the course, into the copy."""
+    import json
+
+    found = []
+    for source in sorted(Path(lessons).glob("*.ipynb")):
+        copy = work / source.name
+        if not copy.exists():
+            continue
+        try:
+            theirs = json.loads(copy.read_text(encoding="utf-8")).get("metadata", {}).get("gptlab", {})
+            ours = json.loads(source.read_text(encoding="utf-8")).get("metadata", {}).get("gptlab", {})
+        except (OSError, ValueError):
+            continue
+        if theirs.get("fingerprint") != ours.get("fingerprint"):
+            found.append((str(ours.get("lesson", source.name[:2])), theirs.get("course_version", "0.1 or older"),
+                          ours.get("course_version", "?")))
+    return found
+
+
 def find_lesson(lessons: Path, number: str) -> Path:
     number = number.zfill(2)
     matches = sorted(Path(lessons).glob(f"{number}_*.ipynb"))

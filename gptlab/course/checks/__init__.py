@@ -6,7 +6,8 @@
 """
 
 from gptlab.course.checks.core import Case, CheckFailed, CheckSpec, Mistake, Outcome, Result, evaluate, judge, run_cases
-from gptlab.course.checks.notebook import REGISTRY, get_spec, hint, is_strict, make_check, resolve_check, set_strict
+from gptlab.course.checks.notebook import (REGISTRY, get_spec, hint, hints, is_strict, make_check, resolve_check,
+                                          set_strict)
 
 
 def all_specs() -> dict[str, CheckSpec]:
@@ -17,5 +18,17 @@ def all_specs() -> dict[str, CheckSpec]:
     return dict(REGISTRY)
 
 
+def exercise_messages() -> dict[str, str]:
+    """The English text of every exercise's mistakes and hints, by message id ("softmax.mistake.wrong-axis-first",
+    "softmax.hint.1"): the ids a translation in gptlab.course.messages.TRANSLATIONS uses."""
+    table = {}
+    for spec in all_specs().values():
+        for mistake in spec.mistakes:
+            table[f"{spec.exercise}.mistake.{mistake.name}"] = mistake.hint
+        for number, text in enumerate(spec.hints, start=1):
+            table[f"{spec.exercise}.hint.{number}"] = text
+    return table
+
+
 __all__ = ["Case", "CheckFailed", "CheckSpec", "Mistake", "Outcome", "Result", "evaluate", "judge", "run_cases",
-           "REGISTRY", "get_spec", "hint", "is_strict", "make_check", "resolve_check", "set_strict", "all_specs"]
+           "REGISTRY", "get_spec", "hint", "hints", "is_strict", "make_check", "resolve_check", "set_strict", "all_specs", "exercise_messages"]

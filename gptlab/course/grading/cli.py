@@ -109,7 +109,7 @@ def cmd_handout(args) -> int:
 
     solutions = None if args.no_rebuild else Path(args.solutions)
     try:
-        written = write_handout(Path(args.dir), Path(args.lessons), solutions)
+        written = write_handout(Path(args.dir), Path(args.lessons), solutions, wheel=args.wheel)
     except (NotebookError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -154,4 +154,6 @@ def add_subcommands(sub) -> None:
     handout.add_argument("--lessons", default=str(lessons))
     handout.add_argument("--solutions", default=str(solutions), help="rebuild lessons from here (default solutions/)")
     handout.add_argument("--no-rebuild", action="store_true", help="copy lessons/ as it is instead of rebuilding")
+    handout.add_argument("--wheel", action="store_true", help="also put the gptlab package (a .whl) in the handout, "
+                         "for learners who have only the handout")
     handout.set_defaults(func=cmd_handout)

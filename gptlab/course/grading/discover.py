@@ -28,6 +28,7 @@ class CourseLesson:
     setup_source: str
     setup_index: int
     exercises: tuple[Exercise, ...]
+    version: str | None = None  # the course version the lesson was generated with (None: older than 0.2)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Submission:
     lessons_found: dict[str, str] = field(default_factory=dict)  # lesson -> file name
     missing: dict[tuple[str, str], str] = field(default_factory=dict)  # (lesson, exercise) -> why
     problems: list[str] = field(default_factory=list)  # learner-level, e.g. "x.ipynb: not a notebook: ..."
+    versions: dict[str, str] = field(default_factory=dict)  # lesson -> the course version its notebook was made with
 
 
 def load_course(lessons_dir: Path | str) -> Course:
@@ -90,7 +92,7 @@ def load_course(lessons_dir: Path | str) -> Course:
             raise GradingError(f"{path}: lesson {lesson} also comes from {lessons[lesson].path}")
         setup = setup_cell(nb, path)
         lessons[lesson] = CourseLesson(lesson, path, str(meta.get("title", path.stem)), setup.source,
-                                       nb.cells.index(setup), tuple(exercises(nb, path)))
+                                       nb.cells.index(setup), tuple(exercises(nb, path)), meta.get("course_version"))
     ids = [e.id for lesson in lessons.values() for e in lesson.exercises]
     if len(ids) != len(set(ids)):
         raise GradingError(f"{lessons_dir}: two exercises share an id")
@@ -146,6 +148,12 @@ def read_submission(learner: str, files: list[Path], course: Course) -> Submissi
         notebooks[lesson] = (path, nb)
     for lesson, (path, nb) in notebooks.items():
         sub.lessons_found[lesson] = path.name
+        made_with = (nb.metadata.get("gptlab") or {}).get("course_version") or "0.1 or older"  # 0.1 wrote none
+        sub.versions[lesson] = made_with
+        expected = course.lessons[lesson].version
+        if expected and made_with != expected:
+            sub.problems.append(f"{path.name}: made with course {made_with}, but the lessons handed out are course "
+                                f"{expected}; the verdicts use the handed-out checks")
         for exercise in course.lessons[lesson].exercises:
             found = _find_cell(nb, exercise)
             key = (lesson, exercise.id)

@@ -119,8 +119,8 @@ def _run_and_judge(learner: str, answers: list[Answer], course: Course, seeds: l
             break
         if run.running is not None and run.running in rest:
             answer = answers[run.running]
-            rows[_key(answer)] = _row(learner, answer, "error", f"{answer.exercise.id}: {run.reason} in cell {answer.cell_index} "
-                                      f"({answer.file}){_tail_note(run)}")
+            rows[_key(answer)] = _row(learner, answer, "error", f"{answer.exercise.id}: {run.reason} in {_cell(answer)}"
+                                      f"{_tail_note(run)}")
             after = [k for k in rest if k != run.running]
             if after == pending:  # no progress: give up rather than loop
                 break
@@ -162,20 +162,25 @@ def _job_lessons(answers: list[Answer], keys: list[int], course: Course) -> list
             "setup_filename": f"<course {lesson.path.name} cell {lesson.setup_index} (set-up)>",
             "exercises": [{"key": k, "id": answers[k].exercise.id, "name": answers[k].exercise.name,
                            "check": answers[k].exercise.check, "source": answers[k].source,
-                           "filename": f"<submission {answers[k].file} cell {answers[k].cell_index}>"}
+                           "filename": f"<submission {answers[k].file} cell {answers[k].cell_index + 1}>"}
                           for k in lesson_keys]})
     return lessons
+
+
+def _cell(answer: Answer) -> str:
+    """The exercise's cell as a learner finds it in JupyterLab: by the exercise's name, and counted from 1."""
+    return f"the {answer.exercise.id} cell (cell {answer.cell_index + 1} of {answer.file})"
 
 
 def _row(learner: str, answer: Answer, status: str, hint: str, points: int = 0, mistake: str | None = None,
          seconds: float | None = None) -> Row:
     return Row(learner, answer.lesson, answer.exercise.id, status, points, answer.exercise.points, hint, mistake,
-               seconds, answer.cell_index, answer.file)
+               seconds, answer.cell_index + 1, answer.file)
 
 
 def _judge_answer(learner: str, answer: Answer, path: Path, seeds: list[int]) -> Row:
     """Read what the sandbox returned for one exercise and judge it with trusted code only."""
-    name, cell = answer.exercise.id, f"cell {answer.cell_index}"
+    name, cell = answer.exercise.id, _cell(answer)
     try:
         data = json.loads(read_capped(path, 64 * 2**20) or "null")
         if not isinstance(data, dict):

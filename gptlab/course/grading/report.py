@@ -84,6 +84,11 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def _attempted_first(rows: list) -> list:
+    """The exercises a learner handed in first (their verdicts), then the ones not submitted, each in course order."""
+    return [r for r in rows if r.status != "missing"] + [r for r in rows if r.status == "missing"]
+
+
 def feedback_markdown(report: LearnerReport, course: Course) -> str:
     lines = [f"# Feedback for {escape_markdown(report.learner)}", "",
              f"**Score: {report.total} / {report.max_total} points** "
@@ -95,7 +100,7 @@ def feedback_markdown(report: LearnerReport, course: Course) -> str:
     titles = {lesson.lesson: lesson.title for lesson in course.lessons.values()}
     for lesson in sorted({r.lesson for r in report.rows}):
         lines += [f"## Lesson {escape_markdown(lesson)} · {escape_markdown(titles.get(lesson, ''))}", ""]
-        for r in [r for r in report.rows if r.lesson == lesson]:
+        for r in _attempted_first([r for r in report.rows if r.lesson == lesson]):
             lines.append(f"- {SYMBOL[r.status]} **{escape_markdown(r.exercise)}** — {WORDS[r.status]}, "
                          f"{r.points}/{r.max_points} point{'s' if r.max_points != 1 else ''}")
             if not r.passed:
@@ -123,7 +128,7 @@ def feedback_html(report: LearnerReport, course: Course) -> str:
     for lesson in sorted({r.lesson for r in report.rows}):
         parts.append(f"<h2>Lesson {e(lesson)} · {e(titles.get(lesson, ''))}</h2>")
         parts.append("<table><tr><th></th><th>exercise</th><th>result</th><th>points</th><th>feedback</th></tr>")
-        for r in [r for r in report.rows if r.lesson == lesson]:
+        for r in _attempted_first([r for r in report.rows if r.lesson == lesson]):
             hint = "" if r.passed else e(r.hint)
             parts.append(f'<tr class="{e(r.status)}"><td>{SYMBOL[r.status]}</td><td>{e(r.exercise)}</td>'
                          f"<td>{WORDS[r.status]}</td><td>{r.points}/{r.max_points}</td><td>{hint}</td></tr>")
