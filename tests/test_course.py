@@ -93,9 +93,15 @@ def test_course_command_opens_the_working_copy_in_jupyterlab(tmp_path):
         assert lessons and lessons <= names
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=5) as r:
             assert r.status == 200 and "JupyterLab" in r.read().decode()
+        url = f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            defaults = {k: v["default"] for k, v in json.load(r)["schema"]["properties"].items()}
+        # the course's overrides become the defaults (JupyterLab's own: fetchNews "none", checkForUpdates true)
+        assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False  # a quiet JupyterLab
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        output = server.communicate(timeout=20)[0]
+    assert "Notebook 7" not in output  # nbclassic's banner is off
 
 
 def test_lessons_the_course_changed_since_they_were_copied_are_named(tmp_path):

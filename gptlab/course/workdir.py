@@ -91,7 +91,16 @@ def reset_lesson(lessons: Path, work: Path, number: str, confirm) -> Path | None
 
 
 def jupyter_command(work: Path, extra: list[str]) -> list[str]:
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={work}"]
+    """JupyterLab on the working copy, quiet: no news toast or update check (gptlab/course/jupyterlab/overrides.json,
+    read as the course's app settings: nobody's own settings are edited), the file browser's columns left to the
+    lessons' names, and no "update to Notebook 7" banner (nbclassic's server extension is off; the lessons need
+    only its JavaScript files, which bertviz's views load)."""
+    from importlib import resources
+
+    settings = Path(str(resources.files("gptlab.course").joinpath("jupyterlab")))
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={work}", f"--LabApp.app_settings_dir={settings}",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               "--ServerApp.jpserver_extensions=nbclassic=False"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # JupyterLab refuses to run as root without it (containers, CI)
     return command + extra
