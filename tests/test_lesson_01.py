@@ -304,6 +304,7 @@ def test_token_label_shows_spaces_and_partial_characters():
     assert token_label(b" the") == "␣the"
     assert token_label(b"end\n") == "end↵"
     assert token_label("中".encode("utf-8")[:2]) == "\\xe4\\xb8"
+    assert token_label(b"\x15a\x7f") == "\\x15a\\x7f"  # control characters have no glyph: shown by code
     assert token_label("中") == "中"
 
 

@@ -215,3 +215,13 @@ def instruction_examples(split: str, *, seed: int = 0) -> list[Instruction]:
     """
     _check_split(split)
     return list(_instruction_examples(split, seed))
+
+
+def held_out_instructions(per_task: int = 20) -> list[Instruction]:
+    """The lessons' held-out set: the first `per_task` test examples of each task (100 with the default), in a
+    fixed order; lesson 10 scores its fine-tuned models on it and lesson 12 asks the chat model the same.
+
+    Taught in: solutions/10_fine_tuning.ipynb
+    """
+    test = instruction_examples("test")
+    return [e for task in TASKS for e in [x for x in test if x.task == task][:per_task]]

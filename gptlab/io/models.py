@@ -29,7 +29,7 @@ def download_gpt2(url: str | None = None) -> Path:
 
 SHIPPED_FILE = "shipped.safetensors"  # in the gptlab.weights package; see gptlab/weights/README.md
 SHIPPED_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee"
-MODEL_NAMES = ("shipped", "mine")
+MODEL_NAMES = ("shipped", "mine", "chat")
 
 
 class ShippedModelFallback(UserWarning):
@@ -44,12 +44,14 @@ def shipped_path() -> Path:
 
 
 def load(name: str = "shipped", device=None):
-    """(model, tokenizer) for a course model: "shipped" or "mine" (or a path to a checkpoint file).
+    """(model, tokenizer) for a course model: "shipped", "mine", "chat" (or a path to a checkpoint file).
 
     "shipped": the small GPT trained by `gptlab train` on Shakespeare (minus the fine-tuning lesson's
     held-out plays), checked against its SHA-256 before loading. "mine": the learner's own checkpoint
     from lesson 07 at gptlab.io.checkpoint.default_path("mine") = $GPTLAB_CACHE/checkpoints/mine.safetensors;
-    if there is none yet, the shipped model, with a ShippedModelFallback warning.
+    if there is none yet, the shipped model, with a ShippedModelFallback warning. "chat": the shipped model
+    fine-tuned on the instruction set written as chats (lesson 10 saves it at default_path("chat")); a
+    CheckpointError saying how to make it when there is none.
     The model is float32, in eval mode, on `device` (default CPU); the tokenizer a BPETokenizer.
     """
     import warnings
@@ -70,6 +72,12 @@ def load(name: str = "shipped", device=None):
         warnings.warn(f"no checkpoint of your own at {path} yet (lesson 07 or `gptlab train` saves one there); "
                       "using the shipped model instead", ShippedModelFallback, stacklevel=2)
         return load("shipped", device)
+    if name == "chat":
+        path = default_path("chat")
+        if path.is_file():
+            return load_model(path, device)
+        raise CheckpointError(f"no chat model at {path} yet: lesson 10 makes it (section \"A chat model\"), or in "
+                              "Python: gptlab.topics.chat.make_chat_model(); lesson 12 makes one itself when it is missing")
     if isinstance(name, (str, Path)) and Path(name).suffix and Path(name).is_file():
         return load_model(Path(name), device)
-    raise ValueError(f"unknown model {name!r}: use 'shipped', 'mine', or the path of a checkpoint file")
+    raise ValueError(f"unknown model {name!r}: use 'shipped', 'mine', 'chat', or the path of a checkpoint file")

@@ -157,7 +157,8 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
 
 
 def train_classifier(classifier: GPTClassifier, idx: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, *,
-                     steps: int = 100, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.0, seed: int = 0) -> RunLog:
+                     steps: int = 100, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.0, seed: int = 0,
+                     progress: bool = True) -> RunLog:
     """AdamW on the cross-entropy of the class scores, over random batches; only trainable parameters move."""
     labels = check_labels(labels, classifier.num_classes)
     if not (idx.shape == mask.shape and idx.shape[0] == labels.shape[0]):
@@ -172,7 +173,7 @@ def train_classifier(classifier: GPTClassifier, idx: torch.Tensor, mask: torch.T
             yield F.cross_entropy(classifier(idx[rows, :width], mask[rows, :width]), labels[rows])
 
     classifier.train()
-    log.losses = optimise(optimizer, losses())
+    log.losses = optimise(optimizer, losses(), steps=steps, progress=progress, desc="fine-tuning")
     classifier.eval()
     log.seconds, log.steps = time.perf_counter() - start, steps
     return log
@@ -265,7 +266,8 @@ def instruction_batch(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], pad_
 
 
 def train_instructions(model: nn.Module, pairs: Sequence[tuple[list[int], list[int]]], pad_id: int, *, steps: int = 100,
-                       batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.0, seed: int = 0) -> RunLog:
+                       batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.0, seed: int = 0,
+                       progress: bool = True) -> RunLog:
     """AdamW on the response-only loss (instruction_batch), over random batches of `pairs`; trainable parameters only."""
     if not pairs:
         raise ValueError("no training examples")
@@ -277,7 +279,8 @@ def train_instructions(model: nn.Module, pairs: Sequence[tuple[list[int], list[i
     batches = (instruction_batch([pairs[i] for i in rows.tolist()], pad_id)
                for rows in _batches(len(pairs), batch_size, steps, seed))
     model.train()
-    log.losses = optimise(optimizer, (model(idx, targets)[1] for idx, targets in batches))
+    log.losses = optimise(optimizer, (model(idx, targets)[1] for idx, targets in batches), steps=steps,
+                          progress=progress, desc="fine-tuning")
     model.eval()
     log.seconds, log.steps = time.perf_counter() - start, steps
     return log

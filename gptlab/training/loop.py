@@ -29,6 +29,8 @@ from pathlib import Path
 import torch
 
 from gptlab.data.batches import check_source, draw_batch
+from gptlab.training.cpu_share import CpuShare
+from gptlab.training.progress import progress_bar, tell
 
 __all__ = ["History", "TrainConfig", "configure_optimizer", "estimate_loss", "get_lr", "next_token_loss", "optimise", "sample",
            "train", "train_step", "warmup_cosine"]
@@ -229,21 +231,36 @@ def warmup_cosine(steps: int, warmup_fraction: float = 0.05) -> Callable[[int], 
 
 
 def optimise(optimizer: torch.optim.Optimizer, losses, *, schedule=None, clip_params=None,
-             max_norm: float = 1.0) -> list[float]:
+             max_norm: float = 1.0, steps: int | None = None, progress: bool = True, desc: str = "training") -> list[float]:
     """The inner loop of the lessons' short runs (fine-tuning, seq2seq, images): for each loss that `losses`
     yields — computed lazily, one batch at a time — zero the gradients, backpropagate, optionally clip
-    `clip_params` to `max_norm`, step the optimizer (and the schedule). Returns every step's loss."""
+    `clip_params` to `max_norm`, step the optimizer (and the schedule). Returns every step's loss.
+
+    steps: how many losses `losses` will yield, for the progress bar (none without it, or with progress=False).
+    On the CPU the loop shares the cores with other training notebooks (gptlab.training.cpu_share)."""
     params = clip_params if clip_params is None else list(clip_params)  # model.parameters() is a one-pass generator
     history = []
-    for loss in losses:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if params is not None:
-            torch.nn.utils.clip_grad_norm_(params, max_norm)
-        optimizer.step()
-        if schedule is not None:
-            schedule.step()
-        history.append(loss.item())
+    bar = progress_bar(steps, desc, enabled=progress and steps is not None)
+    on_cpu = all(p.device.type == "cpu" for group in optimizer.param_groups for p in group["params"])
+    try:
+        with CpuShare(on=None if on_cpu else False) as share:
+            for loss in losses:
+                tell(bar, share.check())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if params is not None:
+                    torch.nn.utils.clip_grad_norm_(params, max_norm)
+                optimizer.step()
+                if schedule is not None:
+                    schedule.step()
+                history.append(loss.item())
+                if bar is not None:
+                    if len(history) % 10 == 1:
+                        bar.set_postfix(loss=f"{history[-1]:.3f}", refresh=False)
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     return history
 
 
@@ -320,14 +337,6 @@ def _set_rng_state(state: dict[str, torch.Tensor], generator: torch.Generator, d
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def _progress_bar(config: TrainConfig, start: int, stop: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=stop, initial=start, desc="training", unit="step", dynamic_ncols=True)
-
-
 # ----- the loop ----------------------------------------------------------------------------------------
 
 
@@ -401,11 +410,15 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
             history.train_losses.append(estimate_loss(runner, train_data, **kwargs))
             history.val_losses.append(estimate_loss(runner, val_data, **kwargs) if val_data is not None else float("nan"))
 
-        bar = _progress_bar(config, start, stop, config.progress and world.main)
+        bar = progress_bar(stop, "training", start, config.progress and world.main)
+        share = CpuShare(on=None if device.type == "cpu" else False)  # another notebook training: share the cores
+        share.__enter__()
+        tell(bar, share.check(force=True))
         began = time.perf_counter() - history.elapsed_s
         step = start
         try:
             for step in range(start, stop):
+                tell(bar, share.check())
                 lr = get_lr(step, config)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -455,6 +468,7 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
             save(len(history.steps) and history.steps[-1])
             raise
         finally:
+            share.__exit__(None, None, None)
             if bar is not None:
                 bar.close()
         return history

@@ -221,14 +221,15 @@ class AttentionExplorer:
         layer, head = self.layer.value, self.head.value
         return plot_attention(self.capture.head(layer, head), self.capture.tokens, title=f"layer {layer}, head {head}")
 
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, tuple):
-            bundle = bundle[0]
-        bundle = dict(bundle or {})
-        bundle["text/plain"] = ("Attention explorer (a text box, layer and head sliders): it appears when this cell "
-                                "runs in Jupyter; a saved notebook shows the static picture below.")
-        return bundle
+    def _ipython_display_(self) -> None:
+        """The live explorer, then a snapshot that shows only where the explorer cannot run (gptlab.viz.live):
+        GitHub, nbviewer, a saved notebook after a restart; never a stale picture beside live sliders."""
+        from gptlab.viz.live import LiveView
+
+        note = (f"A snapshot (layer {self.layer.value}, head {self.head.value}) for readers outside a running "
+                f"notebook: run this cell for the explorer, with a text box and layer / head sliders.")
+        display_view = LiveView(self.widget, note=note, picture=self.picture() if self.capture is not None else None)
+        display_view._ipython_display_()
 
 
 def attention_explorer(model, tokenizer, text: str = "", *, layer: int = 0, head: int = 0, max_tokens: int = 48) -> AttentionExplorer:

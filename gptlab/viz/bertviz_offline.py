@@ -49,6 +49,9 @@ UNTRUSTED_NOTE = ("Interactive attention view (bertviz): it draws when this cell
                   "The static picture below shows the same weights.")
 
 
+SNAPSHOT = "Snapshot of the same weights (it reads outside Jupyter too; the view above is the interactive one)"
+
+
 class OfflineAssetError(RuntimeError):
     """A local copy of d3 or jQuery is missing or is not the expected version."""
 
@@ -106,6 +109,7 @@ def offline_html(bertviz_html: str) -> str:
     view_code = REQUIRE_CONFIG.sub("", code, count=1)
     libraries = local_scripts()
     note_id = f"gptlab-note-{uuid.uuid4().hex}"
+    markup_id = f"gptlab-markup-{uuid.uuid4().hex}"  # hidden until the script runs: no empty "Layer:" menu untrusted
     script = f"""(function () {{
   var libraries = {{}};
   (function () {{ var module = {{exports: {{}}}}, exports = module.exports, define;
@@ -120,7 +124,9 @@ def offline_html(bertviz_html: str) -> str:
   var require = requirejs;
   require.config = function () {{}};
   var note = document.getElementById("{note_id}");
+  var markup = document.getElementById("{markup_id}");
   try {{
+    if (markup) {{ markup.style.display = ""; }}
 {view_code}
     if (note) {{ note.remove(); }}
   }} catch (error) {{
@@ -130,6 +136,7 @@ def offline_html(bertviz_html: str) -> str:
 }})();"""
     note = (f'<div id="{note_id}" class="gptlab-untrusted-note" style="border:1px solid #c9a227;background:#fff8e1;'
             f'color:#333;padding:6px 10px;margin:4px 0;font-size:13px;">{UNTRUSTED_NOTE}</div>')
+    markup = f'<div id="{markup_id}" class="gptlab-bertviz-markup" style="display:none">\n{markup}\n</div>'
     return f'<div class="gptlab-bertviz">\n{note}\n{markup}\n<script type="text/javascript">\n{_escape_script(script)}\n</script>\n</div>'
 
 
@@ -202,7 +209,9 @@ def head_view(capture_or_attention, tokens=None, *, layer: int | None = None, he
     if picture:
         from gptlab.viz.attention import plot_heads
 
-        png = _png(plot_heads(attentions, labels, layer=layer or 0))
+        figure = plot_heads(attentions, labels, layer=layer or 0)
+        figure.suptitle(f"{SNAPSHOT}: layer {layer or 0}, every head as a heat map", fontsize=10)
+        png = _png(figure)
     return AttentionView(_with_notice(offline_html(html), notice), png, notice)
 
 
@@ -221,7 +230,9 @@ def model_view(capture_or_attention, tokens=None, *, display_mode: str = "light"
     if picture:
         from gptlab.viz.attention import plot_model
 
-        png = _png(plot_model(attentions, labels))
+        figure = plot_model(attentions, labels)
+        figure.suptitle(f"{SNAPSHOT}: every layer × head on {len(labels)} tokens", fontsize=10)
+        png = _png(figure)
     return AttentionView(_with_notice(offline_html(html), notice), png, notice)
 
 

@@ -15,8 +15,11 @@ from collections.abc import Sequence
 import torch
 
 from gptlab.generation import generate, next_token_probs, stream
+from gptlab.viz.live import LiveView
 
-KEPT, CUT = "tab:blue", "lightgray"
+KEPT, KEPT_BEFORE, CUT = "tab:blue", "#a6c8e6", "#bdbdbd"
+RESTART_NOTE = ("The sampling panel runs in the notebook's kernel, which has restarted since it was drawn: "
+                "run this cell to bring the panel back.")
 
 
 def _label(tokenizer, token_id: int) -> str:
@@ -59,8 +62,9 @@ def plot_next_token_distribution(logits: torch.Tensor, tokenizer=None, temperatu
     else:
         fig = ax.figure
     x = range(len(order))
-    ax.bar(x, before[order], color=[KEPT if k else CUT for k in kept], alpha=0.35, label="after temperature")
-    ax.bar(x, after[order], color=KEPT, label="sampled from (renormalised)")
+    ax.bar(x, before[order], color=[KEPT_BEFORE if k else CUT for k in kept], edgecolor="#4a4a4a", linewidth=0.6,
+           label="after temperature (before the cut)")
+    ax.bar(x, after[order], color=KEPT, width=0.5, label="sampled from (renormalised)")
     n_kept = int((after > 0).sum())
     if n_kept < len(order):
         ax.axvline(n_kept - 0.5, color="tab:red", linestyle="--", linewidth=1.5)
@@ -74,9 +78,10 @@ def plot_next_token_distribution(logits: torch.Tensor, tokenizer=None, temperatu
     return fig
 
 
-def sampling_panel(model, tokenizer, prompt: str, max_tokens: int = 40, seed: int = 0):
+def sampling_panel(model, tokenizer, prompt: str, max_tokens: int = 40, seed: int = 0) -> LiveView:
     """An ipywidgets panel: sliders for temperature, top-k (0 = off) and top-p; it redraws the next-token
-    distribution of `prompt` and regenerates a continuation with those settings.
+    distribution of `prompt` and regenerates a continuation with those settings. Where the panel cannot run
+    (a saved notebook after a restart) a note says how to bring it back (gptlab.viz.live).
 
     Taught in: solutions/08_generation.ipynb
     """
@@ -86,10 +91,12 @@ def sampling_panel(model, tokenizer, prompt: str, max_tokens: int = 40, seed: in
 
     prompt_ids = tokenizer.encode(prompt)
     logits = next_token_logits(model, prompt_ids)
-    temperature = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="temperature")
-    top_k = widgets.IntSlider(value=0, min=0, max=50, description="top-k (0 = off)")
-    top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p")
-    seed_box = widgets.IntText(value=seed, description="seed")
+    labelled = dict(style={"description_width": "initial"}, layout=widgets.Layout(width="340px"))  # whole labels
+    temperature = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="temperature", **labelled)
+    top_k = widgets.IntSlider(value=0, min=0, max=50, description="top-k (0 = off)", **labelled)
+    top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p", **labelled)
+    seed_box = widgets.IntText(value=seed, description="seed", style={"description_width": "initial"},
+                               layout=widgets.Layout(width="140px"))
     again = widgets.Button(description="new seed")
     out = widgets.Output()
 
@@ -111,25 +118,37 @@ def sampling_panel(model, tokenizer, prompt: str, max_tokens: int = 40, seed: in
         control.observe(redraw, names="value")
     again.on_click(next_seed)
     redraw()
-    return widgets.VBox([widgets.HBox([temperature, top_k]), widgets.HBox([top_p, seed_box, again]), out])
+    panel = widgets.VBox([widgets.HBox([temperature, top_k]), widgets.HBox([top_p, seed_box, again]), out])
+    panel.add_class("gptlab-sampling-panel")
+    return LiveView(panel, note=RESTART_NOTE)
 
 
-def time_per_token(model, prompt_ids: Sequence[int], max_tokens: int, use_cache: bool = True, repeats: int = 1) -> list[float]:
+def time_per_token(model, prompt_ids: Sequence[int], max_tokens: int, use_cache: bool = True, repeats: int = 1,
+                   progress: bool = True) -> list[float]:
     """Seconds spent on each generated token (greedy), in order, measured as the tokens stream out.
 
     With repeats > 1, each position keeps its fastest time over the runs: a pause caused by another
-    program hits one run, rarely the same token in all of them.
+    program hits one run, rarely the same token in all of them. progress: a bar over all the tokens
+    (its own updates fall outside the timed intervals).
 
     Taught in: solutions/08_generation.ipynb
     """
+    from gptlab.training.progress import progress_bar
+
+    bar = progress_bar(repeats * max_tokens, "with the cache" if use_cache else "without the cache", enabled=progress)
     best: list[float] = []
-    for _ in range(repeats):
-        times, last = [], time.perf_counter()
-        for _chunk in stream(model, list(prompt_ids), max_tokens=max_tokens, temperature=0, use_cache=use_cache):
-            now = time.perf_counter()
-            times.append(now - last)
-            last = now
-        best = times if not best else [min(a, b) for a, b in zip(best, times)]
+    try:
+        for _ in range(repeats):
+            times, last = [], time.perf_counter()
+            for _chunk in stream(model, list(prompt_ids), max_tokens=max_tokens, temperature=0, use_cache=use_cache):
+                times.append(time.perf_counter() - last)
+                if bar is not None:
+                    bar.update(1)
+                last = time.perf_counter()
+            best = times if not best else [min(a, b) for a, b in zip(best, times)]
+    finally:
+        if bar is not None:
+            bar.close()
     return best
 
 

@@ -26,7 +26,8 @@ def token_label(piece: bytes | str) -> str:
             piece = piece.decode("utf-8")
         except UnicodeDecodeError:
             return "".join(f"\\x{byte:02x}" for byte in piece)
-    return "".join(VISIBLE.get(char, char) for char in piece)
+    return "".join(VISIBLE.get(char, f"\\x{ord(char):02x}" if ord(char) < 0x20 or ord(char) == 0x7F else char)
+                   for char in piece)  # other control characters have no glyph: their code, like broken bytes
 
 
 def show_tokens(pieces: Sequence[bytes | str], ids: Sequence[int] | None = None, *, title: str | None = None,

@@ -291,7 +291,7 @@ def exact_match(model: Seq2Seq, examples: list[Example], batch_size: int = 500, 
 
 
 def fit(model: Seq2Seq, train: list[Example], steps: int = 600, batch_size: int = 64, lr: float = 3e-3,
-        seed: int = 0, threads: int | None = 1) -> list[float]:
+        seed: int = 0, threads: int | None = 1, progress: bool = True) -> list[float]:
     """Teacher-forced training with AdamW, a short warm-up and a cosine decay; returns the loss per step.
 
     `threads`: torch's CPU threads while training (None: leave as is). One is the default because this
@@ -303,7 +303,7 @@ def fit(model: Seq2Seq, train: list[Example], steps: int = 600, batch_size: int 
     if not train:
         raise ValueError("fit needs training examples")
     with _torch_threads(threads):
-        return _fit(model, train, steps, batch_size, lr, seed)
+        return _fit(model, train, steps, batch_size, lr, seed, progress)
 
 
 @contextlib.contextmanager
@@ -318,7 +318,8 @@ def _torch_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
-def _fit(model: Seq2Seq, train: list[Example], steps: int, batch_size: int, lr: float, seed: int) -> list[float]:
+def _fit(model: Seq2Seq, train: list[Example], steps: int, batch_size: int, lr: float, seed: int,
+         progress: bool) -> list[float]:
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
@@ -331,7 +332,8 @@ def _fit(model: Seq2Seq, train: list[Example], steps: int, batch_size: int, lr: 
             yield F.cross_entropy(logits.flatten(0, 1), batch["tgt_out"].flatten(), ignore_index=TARGET_VOCAB.pad_id)
 
     model.train()
-    history = optimise(optimizer, losses(), schedule=schedule, clip_params=model.parameters())
+    history = optimise(optimizer, losses(), schedule=schedule, clip_params=model.parameters(), steps=steps,
+                       progress=progress)
     model.eval()
     return history
 

@@ -130,7 +130,7 @@ def language_model_batch(sequences: torch.Tensor):
 
 
 def train_pixel_gpt(model, sequences: torch.Tensor, *, steps: int = 500, batch_size: int = 64, lr: float = 3e-3,
-                    seed: int = 0) -> list[float]:
+                    seed: int = 0, progress: bool = True) -> list[float]:
     """Train a gptlab GPT on pixel sequences with AdamW and a cosine learning rate; returns each step's loss.
 
     Taught in: solutions/13_images_as_tokens.ipynb
@@ -143,7 +143,7 @@ def train_pixel_gpt(model, sequences: torch.Tensor, *, steps: int = 500, batch_s
     batches = (language_model_batch(sequences[torch.randint(0, sequences.shape[0], (batch_size,), generator=generator)])
                for _ in range(steps))
     model.train()
-    losses = optimise(optimizer, (model(x, y)[1] for x, y in batches), schedule=schedule)
+    losses = optimise(optimizer, (model(x, y)[1] for x, y in batches), schedule=schedule, steps=steps, progress=progress)
     model.eval()
     return losses
 

@@ -185,7 +185,8 @@ class ViT(nn.Module):
 
 
 def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, steps: int = 200,
-                     batch_size: int = 128, lr: float = 3e-3, weight_decay: float = 0.05, seed: int = 0) -> list[float]:
+                     batch_size: int = 128, lr: float = 3e-3, weight_decay: float = 0.05, seed: int = 0,
+                     progress: bool = True) -> list[float]:
     """Train with AdamW and a cosine learning rate after a short warm-up; returns the loss of every step.
 
     Batches are drawn with their own seeded generator, so a run depends only on `seed` and the model's
@@ -200,7 +201,8 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
     batches = (torch.randint(0, images.shape[0], (batch_size,), generator=generator) for _ in range(steps))
     model.train()
-    losses = optimise(optimizer, (F.cross_entropy(model(images[b]), labels[b]) for b in batches), schedule=schedule)
+    losses = optimise(optimizer, (F.cross_entropy(model(images[b]), labels[b]) for b in batches), schedule=schedule,
+                      steps=steps, progress=progress)
     model.eval()
     return losses
 
