@@ -39,8 +39,8 @@ class RMSNorm(nn.Module):
         return f"{self.weight.shape[0]}, eps={self.eps}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # In float32 whatever the input's dtype, as Llama does: mean(x²) of bfloat16 values loses digits.
-        h = x.float()
+        # In float32 at least, as Llama does: mean(x²) of bfloat16 values loses digits.
+        h = x if x.dtype in (torch.float32, torch.float64) else x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)  # (..., d), root mean square 1
         return self.weight * h.to(x.dtype)
 
