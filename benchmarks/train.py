@@ -8,10 +8,14 @@
    against nanoGPT's README CPU recipe (character-level, 4 layers, 4 heads, 128 wide, block 64,
    batch 12, lr 1e-3, no dropout) run through the same loop. Lower is better; ours must be lower.
 3. Peak RSS of a short `gptlab train` run in a subprocess (must stay < 3 GB).
+4. Layouts (lesson 14, --layouts): the course recipe's shape and optimiser with GPT-2's layout, the modern layout
+   (RoPE, RMSNorm, SwiGLU, 2 key/value heads for 4 query heads), and each change alone on GPT-2's layout without
+   biases; validation bits per byte after --budget seconds each, median and spread over --seeds seeds.
 
     python benchmarks/train.py                 # everything, 180 s per recipe
     python benchmarks/train.py --budget 60     # shorter
     python benchmarks/train.py --skip-quality  # throughput and memory only
+    python benchmarks/train.py --layouts --budget 180 --seeds 3   # lesson 14's table only
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import torch
 
 from gptlab.data.batches import bits_per_byte, encode_corpus, to_tensor
 from gptlab.nn.model import GPT, GPTConfig
+from gptlab.nn.modern_model import ModernConfig, ModernGPT
 from gptlab.training.loop import TrainConfig, configure_optimizer, train
 from gptlab.training.recipes import RECIPES
 
@@ -144,21 +149,24 @@ class BudgetSpent(Exception):
     """Raised by the callback when a recipe's wall-clock budget is used up."""
 
 
-def run_recipe(name: str, recipe: dict, train_ids, val_ids, vocab_size: int, budget: float, val_bytes: int) -> dict:
+def run_recipe(name: str, recipe: dict, train_ids, val_ids, vocab_size: int, budget: float, val_bytes: int,
+               build=None, seed: int = 0) -> dict:
+    """`build(config)` makes the model (default: GPT); `seed` seeds its weights and (1337 + seed) its batches."""
     config = GPTConfig(vocab_size=vocab_size, block_size=recipe["block_size"], n_layer=recipe["n_layer"],
                        n_head=recipe["n_head"], n_embd=recipe["n_embd"], dropout=recipe["dropout"])
+    build = build or GPT
     keys = ("batch_size", "lr", "min_lr", "warmup_steps", "weight_decay", "betas", "grad_clip")
-    common = dict(progress=False, device="cpu", seed=1337, **{k: recipe[k] for k in keys})
+    common = dict(progress=False, device="cpu", seed=1337 + seed, **{k: recipe[k] for k in keys})
     # Measure the step time briefly, then plan the schedule (warm-up + cosine) to end when the budget does.
-    torch.manual_seed(0)
-    probe = train(GPT(config), train_ids, None, TrainConfig(steps=12, eval_every=1000, eval_batches=1, **common))
+    torch.manual_seed(seed)
+    probe = train(build(config), train_ids, None, TrainConfig(steps=12, eval_every=1000, eval_batches=1, **common))
     step_s = statistics.median(recipe["batch_size"] * recipe["block_size"] / t for t in probe.tokens_per_s[2:])
     steps = max(20, int(budget / step_s))
     # The schedule is planned to end with the budget: warm-up is the recipe's, but at most a tenth of the steps
     # (the same rule for both recipes; on a slow or busy machine a short budget would otherwise be all warm-up).
     common["warmup_steps"] = min(recipe["warmup_steps"], max(1, steps // 10))
-    torch.manual_seed(0)
-    model = GPT(config)
+    torch.manual_seed(seed)
+    model = build(config)
     done = []
 
     def stop_at_budget(history) -> None:  # on a busy machine the probe misjudges: the budget is enforced as well
@@ -195,6 +203,42 @@ def quality(budget: float) -> dict:
     return results
 
 
+# ----- 4. layouts (lesson 14) ------------------------------------------------------------------------
+
+
+def _modern(**change):
+    def build(config: GPTConfig):
+        return ModernGPT(ModernConfig(vocab_size=config.vocab_size, block_size=config.block_size, n_layer=config.n_layer,
+                                      n_head=config.n_head, n_embd=config.n_embd, **change))
+    return build
+
+
+GPT2_PARTS = dict(norm="layer", mlp="gelu", rope=False)  # ModernGPT with GPT-2's parts, no biases
+LAYOUTS = {
+    "GPT-2 layout (gptlab GPT, biases)": GPT,
+    "GPT-2 layout, no biases": _modern(**GPT2_PARTS),
+    "+ RoPE alone": _modern(**{**GPT2_PARTS, "rope": True}),
+    "+ RMSNorm alone": _modern(**{**GPT2_PARTS, "norm": "rms"}),
+    "+ SwiGLU alone": _modern(**{**GPT2_PARTS, "mlp": "swiglu"}),
+    "modern (RoPE, RMSNorm, SwiGLU, 2 kv heads)": _modern(n_kv_head=2),
+}
+
+
+def layouts(budget: float, seeds: int) -> dict:
+    from gptlab.tokenizers import BPETokenizer
+
+    train_text, val_text = corpus_split()
+    val_bytes = len(val_text.encode("utf-8"))
+    bpe = BPETokenizer().train(train_text, vocab_size=RECIPE["vocab_size"])
+    train_ids, val_ids = encode_corpus(train_text, bpe), encode_corpus(val_text, bpe)
+    table = {}
+    for name, build in LAYOUTS.items():
+        runs = [run_recipe(f"{name}, seed {seed}", COURSE, train_ids, val_ids, bpe.vocab_size, budget, val_bytes, build, seed)
+                for seed in range(seeds)]
+        table[name] = [run["bpb"] for run in runs]
+    return table
+
+
 # ----- 3. memory -------------------------------------------------------------------------------------
 
 
@@ -217,10 +261,22 @@ def main(argv=None) -> int:
     parser.add_argument("--rss-steps", type=int, default=30)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--layouts", action="store_true", help="only lesson 14's table: GPT-2 layout, modern, each change alone")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per layout for --layouts")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {machine()}")
+    if args.layouts:
+        print(f"4. layouts: validation bits per byte after {args.budget:.0f} s of training each, {args.seeds} seeds "
+              f"(course recipe's shape, batch and optimiser):")
+        table = layouts(args.budget, args.seeds)
+        base = statistics.median(table["GPT-2 layout (gptlab GPT, biases)"])
+        for name, values in table.items():
+            median = statistics.median(values)
+            print(f"   {name:<44} median {median:.4f} bpb (min {min(values):.4f}, max {max(values):.4f}); "
+                  f"{100 * (median / base - 1):+.1f} % against GPT-2's layout")
+        return 0
     if not args.skip_throughput:
         print("1. throughput (forward + backward + AdamW step), course config, batch 16 x 256:")
         t = throughput(args.rounds, args.steps)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["GrowingCache", "KVCache", "cached_step", "make_caches"]
+__all__ = ["GrowingCache", "KVCache", "SlidingCache", "cached_step", "make_caches"]
 
 
 class KVCache:
@@ -121,7 +121,10 @@ def make_caches(model, batch_size: int, max_length: int | None = None) -> list[K
     config = model.config
     parameter = next(model.parameters())
     length = config.block_size if max_length is None else max_length
-    return [KVCache(batch_size, config.n_head, config.n_embd // config.n_head, length, parameter.dtype, parameter.device)
+    # A grouped-query model (lesson 14) caches only its key/value heads, which may be of their own size.
+    n_kv_head = getattr(config, "n_kv_head", None) or config.n_head
+    head_size = getattr(config, "head_dim", None) or config.n_embd // config.n_head
+    return [KVCache(batch_size, n_kv_head, head_size, length, parameter.dtype, parameter.device)
             for _ in range(config.n_layer)]
 
 
@@ -143,6 +146,35 @@ class GrowingCache:
             k, v = torch.cat([self.k, k], dim=2), torch.cat([self.v, v], dim=2)  # along the time axis
         self.k, self.v = k, v
         return k, v
+
+
+class SlidingCache(GrowingCache):
+    """A GrowingCache that keeps the last `window` positions only, for a model with rotary positions.
+
+    Keys are stored already rotated by their absolute positions, and RoPE's scores depend only on the distance
+    between query and key, so dropping the oldest key changes nothing about the others: the model runs past its
+    context at one position per token. (With learned positions the window cannot slide; see the module's note.)
+    The results are not those of re-reading the last `window` tokens from scratch: each kept key was computed
+    when older tokens were still in view, which is what lets a cache like this stream.
+
+    Taught in: solutions/14_modern_gpt.ipynb
+    """
+
+    def __init__(self, window: int):
+        super().__init__()
+        self.window, self.seen = window, 0
+
+    def positions(self, B: int, T: int, device=None) -> torch.Tensor:
+        return torch.arange(self.seen, self.seen + T, device=device)  # absolute: they keep counting past the window
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append k, v (B, nkv, T_new, hs); keep and return the last `window` positions' keys and values."""
+        if k.shape[2] > self.window:
+            raise ValueError(f"{k.shape[2]} new positions do not fit a window of {self.window}")
+        self.seen += k.shape[2]
+        k, v = super().update(k, v)  # (B, nkv, T_kept + T_new, hs)
+        self.k, self.v = k[:, :, -self.window:], v[:, :, -self.window:]  # (B, nkv, ≤ window, hs)
+        return self.k, self.v
 
 
 def cached_step(model, idx: torch.Tensor, past=None):
