@@ -330,6 +330,16 @@ def _with_while(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
     return losses
 
 
+def _losses_by_index(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = [0.0] * steps
+    for step in range(steps):
+        x, y = corpus.get_batch(data, batch_size, model.config.block_size, generator)
+        losses[step] = train_step(model, optimizer, x, y, grad_clip)
+    return losses
+
+
 check_train_loop = make_check(CheckSpec(
     exercise="train_loop",
     reference=train_loop,  # the library's (gptlab.training.simple)
@@ -346,7 +356,7 @@ check_train_loop = make_check(CheckSpec(
         Mistake("lr-ignored", _default_lr, "pass lr to the optimizer: torch.optim.AdamW(model.parameters(), lr=lr)"),
         Mistake("no-clipping", _no_clipping, "pass grad_clip on to train_step: the case with tight clipping moves less"),
     ],
-    variants=[_with_while],
+    variants=[_with_while, _losses_by_index],
     hints=[
         "Before the loop: a generator seeded with `seed` and one AdamW over model.parameters() with lr. Each step: a "
         "batch from get_batch, then train_step; keep the losses.",
