@@ -241,6 +241,44 @@ def _as_module(forward, name: str) -> type:
     return type(name, (GPT,), {"forward": lambda self, idx, targets=None: forward(self, idx, targets)})
 
 
+_FORWARD_MISTAKES = {m.name: m.impl for m in check_gpt_forward.spec.mistakes}
+
+
+class _NoFinalLayernorm(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['no-final-layernorm'](self, idx, targets)
+
+
+class _PositionsByTokenId(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['positions-by-token-id'](self, idx, targets)
+
+
+class _PositionsFromOne(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['positions-from-one'](self, idx, targets)
+
+
+class _WteAsHeadWhenUntied(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['wte-as-head-when-untied'](self, idx, targets)
+
+
+class _TargetsShiftedTwice(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['targets-shifted-twice'](self, idx, targets)
+
+
+class _Minus100Counted(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['minus-100-counted'](self, idx, targets)
+
+
+class _MeanOverIgnoredToo(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['mean-over-ignored-too'](self, idx, targets)
+
+
 check_gpt = make_check(CheckSpec(
     exercise="gpt",
     reference=GPT,
@@ -248,7 +286,7 @@ check_gpt = make_check(CheckSpec(
     invoke=module_invoker(GPT),
     output=("the logits", "the loss"),
     mistakes=[
-        Mistake(m.name, _as_module(m.impl, "_" + m.name.title().replace("-", "")), m.hint)
+        Mistake(m.name, globals()["_" + m.name.title().replace("-", "")], m.hint)
         for m in check_gpt_forward.spec.mistakes if m.name != "fresh-untied-head"
     ],
     variants=[_as_module(_forward_written_out, "_WrittenOut"), _as_module(_manual_loss, "_ManualLoss")],
