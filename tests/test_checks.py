@@ -24,7 +24,7 @@ def test_reference_passes_on_public_and_secret_cases(spec):
         assert evaluate(spec, spec.reference, seed).passed
 
 
-SLOW_TO_EVALUATE = {"gpt_forward", "cached_step"}  # ~0.5 s per seed: fewer fresh seeds keep the suite fast
+SLOW_TO_EVALUATE = {"gpt_forward", "gpt", "cached_step"}  # ~0.5 s per seed: fewer fresh seeds keep the suite fast
 
 
 @pytest.mark.parametrize("spec,variant", VARIANTS, ids=[f"{s.exercise}-{v.__name__}" for s, v in VARIANTS])

@@ -44,6 +44,16 @@ MESSAGES: dict[str, str] = {
     "stub": "{exercise}: your code here",
     "course.changed": "Lesson {lesson} changed in the course since you copied it (your copy: course {old}; now {new}). "
                       "`gptlab reset {lesson}` gives you the new version and keeps yours as a backup.",
+    "parts.line": "⚙ {model}: yours: {mine}; the reference's: {reference}.",
+    "parts.none": "none",
+    "parts.why": "{name} ({why})",
+    "parts.no_notebook": "no lesson {lesson} notebook in {folder}",
+    "parts.no_cell": "no {exercise} cell in {file}",
+    "parts.raised": "{file} raised {error}",
+    "parts.skipped": "skipped in {file}",
+    "parts.failed": "{file}: {message}",
+    "parts.off": "✗ your {model} differs from the package's by {diff:.1e}; the first part whose output differs is {module} "
+                 "({part}, {origin}).",
     "setup.threads": "Another gptlab notebook is busy on this machine: this one computes with {threads} of {cores} CPU "
                      "threads, so two training cells share the cores instead of slowing each other many times over.",
 }

@@ -78,21 +78,7 @@ class GPT(nn.Module):
         if config.tie_weights:
             # One matrix maps ids to vectors and vectors back to scores: fewer parameters, and it works better.
             self.transformer.wte.weight = self.lm_head.weight
-        self.apply(self._init_weights)
-        for name, parameter in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                # GPT-2: each block adds two updates to the residual stream; scale them by 1/sqrt(2·n_layer)
-                # so the stream's variance does not grow with depth.
-                nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        init_gpt2_(self, config.n_layer)
 
     def num_params(self, non_embedding: bool = False) -> int:
         """Parameters, each shared tensor counted once; non_embedding leaves out wpe (and wte if untied)."""
@@ -136,6 +122,26 @@ class GPT(nn.Module):
     def from_pretrained(cls, path: str | Path) -> "GPT":
         """Load a directory written by Hugging Face's save_pretrained for a GPT-2 model."""
         return load_gpt2_directory(cls, Path(path))
+
+
+def init_gpt2_(model: nn.Module, n_layer: int) -> None:
+    """GPT-2's initialisation, in place: every Linear and Embedding weight from N(0, 0.02²), biases 0, and the
+    projections that write into the residual stream (c_proj) scaled down by √(2·n_layer). Any module with
+    GPT-2's names gets it, the GPT a learner assembles from their own parts included.
+
+    Taught in: solutions/06_gpt_model.ipynb
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    for name, parameter in model.named_parameters():
+        if name.endswith("c_proj.weight"):
+            # each block adds two updates to the residual stream; scaled so its variance does not grow with depth
+            nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
 
 
 def count_parameters(config: GPTConfig) -> int:

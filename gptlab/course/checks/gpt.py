@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptlab.course.checks.core import Case, CheckSpec, Mistake
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.model import GPT, PRESETS, GPTConfig, count_parameters
 
@@ -212,4 +212,91 @@ check_count_parameters = make_check(CheckSpec(
         "(C → 3C) plus c_proj (C → C), the MLP is c_fc (C → 4C) plus c_proj (4C → C).",
         "Per block: 12·C² + 13·C with biases. Total: V·C + block_size·C + n_layer·(12·C² + 13·C) + 2·C (+ V·C if untied).",
     ],
+))
+
+# --- GPT(config): the module the learner assembles from their own parts ----------------------------
+
+
+def _gpt_module_cases(seed: int) -> list[Case]:
+    g = torch.Generator().manual_seed(seed)
+
+    def ids(B, T, V=16):
+        return torch.randint(0, V, (B, T), generator=g)
+
+    small = dict(vocab_size=16, block_size=16, n_layer=2, n_head=2, n_embd=16)
+    targets = ids(2, 9)
+    targets[0, :4] = -100
+    targets[1, -1] = -100
+    return [
+        Case("logits only (targets=None)", (ids(2, 7),), init={"config": GPTConfig(**small)}),
+        Case("with targets, some -100", (ids(2, 9), targets), init={"config": GPTConfig(**small)}),
+        Case("one token (T = 1), 3 layers", (ids(3, 1), ids(3, 1)), init={"config": GPTConfig(**{**small, "n_layer": 3})}),
+        Case("a full block (T = 16)", (ids(1, 16), ids(1, 16)), init={"config": GPTConfig(**small)}),
+        Case("an untied output layer", (ids(2, 5), ids(2, 5)), init={"config": GPTConfig(**small, tie_weights=False)}),
+    ]
+
+
+def _as_module(forward, name: str) -> type:
+    """A GPT whose forward is `forward(model, idx, targets)`: each catalogued mistake as a module."""
+    return type(name, (GPT,), {"forward": lambda self, idx, targets=None: forward(self, idx, targets)})
+
+
+_FORWARD_MISTAKES = {m.name: m.impl for m in check_gpt_forward.spec.mistakes}
+
+
+class _NoFinalLayernorm(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['no-final-layernorm'](self, idx, targets)
+
+
+class _PositionsByTokenId(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['positions-by-token-id'](self, idx, targets)
+
+
+class _PositionsFromOne(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['positions-from-one'](self, idx, targets)
+
+
+class _WteAsHeadWhenUntied(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['wte-as-head-when-untied'](self, idx, targets)
+
+
+class _TargetsShiftedTwice(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['targets-shifted-twice'](self, idx, targets)
+
+
+class _Minus100Counted(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['minus-100-counted'](self, idx, targets)
+
+
+class _MeanOverIgnoredToo(GPT):
+    def forward(self, idx, targets=None):
+        return _FORWARD_MISTAKES['mean-over-ignored-too'](self, idx, targets)
+
+
+check_gpt = make_check(CheckSpec(
+    exercise="gpt",
+    reference=GPT,
+    make_cases=_gpt_module_cases,
+    invoke=module_invoker(GPT),
+    output=("the logits", "the loss"),
+    mistakes=[
+        Mistake(m.name, globals()["_" + m.name.title().replace("-", "")], m.hint)
+        for m in check_gpt_forward.spec.mistakes if m.name != "fresh-untied-head"
+    ],
+    variants=[_as_module(_forward_written_out, "_WrittenOut"), _as_module(_manual_loss, "_ManualLoss")],
+    hints=[
+        "The same pass as the package's GPT: embeddings (token + position), your blocks in order, the final LayerNorm, "
+        "the output layer; then the cross-entropy if targets were given.",
+        "x is (B, T, C) throughout; logits are (B, T, V). F.cross_entropy wants (B·T, V) and (B·T,): "
+        "logits.view(-1, V), targets.view(-1), ignore_index=-100.",
+        "Key lines: x = t.drop(t.wte(idx) + t.wpe(torch.arange(T))); for block in t.h: x = block(x); "
+        "logits = self.lm_head(t.ln_f(x))",
+    ],
+    aliases=("gpt_model",),
 ))

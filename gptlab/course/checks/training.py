@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from gptlab.data import batches as corpus
 from gptlab.training.loop import next_token_loss, train_step
+from gptlab.training.simple import train_loop
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.model import GPT, GPTConfig
@@ -261,5 +262,107 @@ check_train_step = make_check(CheckSpec(
         "torch.nn.utils.clip_grad_norm_ rescales them in place; optimizer.step() uses them.",
         "Key lines: optimizer.zero_grad(); _, loss = model(x, y); loss.backward(); "
         "torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip); optimizer.step(); return loss.item()",
+    ],
+))
+
+# --- train_loop(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0) --------------------------
+
+
+def _loop_cases(seed: int) -> list[Case]:
+    g = torch.Generator().manual_seed(seed)
+    data = torch.randint(0, 32, (400,), generator=g).to(torch.uint16)
+    return [
+        Case("4 steps of 2 windows", (data,), {"steps": 4, "batch_size": 2, "lr": 3e-3}, init={"seed": seed}),
+        Case("tight clipping (0.05), seed 3", (data,), {"steps": 3, "batch_size": 3, "lr": 1e-2, "grad_clip": 0.05, "seed": 3},
+             init={"seed": seed + 1}),
+        Case("one step", (data,), {"steps": 1, "batch_size": 2, "lr": 5e-3}, init={"seed": seed + 2}),
+    ]
+
+
+def _invoke_loop(impl, case: Case):
+    """A fresh tiny GPT for every call (training changes it): the losses, then the trained model's logits."""
+    torch.manual_seed(case.init["seed"])
+    model = GPT(GPTConfig(vocab_size=32, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    with torch.enable_grad():  # cases run under no_grad; a training loop needs its gradients
+        losses = impl(model, *case.args, **case.kwargs)
+    probe = torch.arange(8)[None] % 32
+    with torch.no_grad():
+        logits = model(probe)[0]
+    return torch.tensor([float(loss) for loss in losses]), logits
+
+
+def _optimizer_every_step(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
+    generator, losses = torch.Generator().manual_seed(seed), []
+    for _ in range(steps):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        x, y = corpus.get_batch(data, batch_size, model.config.block_size, generator)
+        losses.append(train_step(model, optimizer, x, y, grad_clip))
+    return losses
+
+
+def _no_generator(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
+    optimizer, losses = torch.optim.AdamW(model.parameters(), lr=lr), []
+    for _ in range(steps):
+        x, y = corpus.get_batch(data, batch_size, model.config.block_size, torch.Generator().manual_seed(seed))
+        losses.append(train_step(model, optimizer, x, y, grad_clip))
+    return losses
+
+
+def _default_lr(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    optimizer, losses = torch.optim.AdamW(model.parameters()), []
+    for _ in range(steps):
+        x, y = corpus.get_batch(data, batch_size, model.config.block_size, generator)
+        losses.append(train_step(model, optimizer, x, y, grad_clip))
+    return losses
+
+
+def _no_clipping(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
+    return train_loop(model, data, steps, batch_size, lr, grad_clip=float("inf"), seed=seed)
+
+
+def _with_while(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    optimizer, losses = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999)), []
+    while len(losses) < steps:
+        x, y = corpus.get_batch(data, batch_size, model.config.block_size, generator=generator)
+        losses.append(train_step(model, optimizer, x, y, grad_clip))
+    return losses
+
+
+def _losses_by_index(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = [0.0] * steps
+    for step in range(steps):
+        x, y = corpus.get_batch(data, batch_size, model.config.block_size, generator)
+        losses[step] = train_step(model, optimizer, x, y, grad_clip)
+    return losses
+
+
+check_train_loop = make_check(CheckSpec(
+    exercise="train_loop",
+    reference=train_loop,  # the library's (gptlab.training.simple)
+    make_cases=_loop_cases,
+    invoke=_invoke_loop,
+    output=("the losses", "the trained model's logits"),
+    mistakes=[
+        Mistake("optimizer-every-step", _optimizer_every_step,
+                "make the optimizer once, before the loop: a new AdamW every step forgets its running averages, so "
+                "every update is a fresh first step"),
+        Mistake("same-batch-every-step", _no_generator,
+                "make the generator once, before the loop, and pass that one to get_batch: a freshly seeded generator "
+                "every step draws the same windows every time"),
+        Mistake("lr-ignored", _default_lr, "pass lr to the optimizer: torch.optim.AdamW(model.parameters(), lr=lr)"),
+        Mistake("no-clipping", _no_clipping, "pass grad_clip on to train_step: the case with tight clipping moves less"),
+    ],
+    variants=[_with_while, _losses_by_index],
+    hints=[
+        "Before the loop: a generator seeded with `seed` and one AdamW over model.parameters() with lr. Each step: a "
+        "batch from get_batch, then train_step; keep the losses.",
+        "get_batch(data, batch_size, model.config.block_size, generator) gives (x, y), each (batch_size, block_size); "
+        "train_step(model, optimizer, x, y, grad_clip) returns the step's loss as a float.",
+        "Key lines: generator = torch.Generator().manual_seed(seed); optimizer = torch.optim.AdamW(model.parameters(), "
+        "lr=lr); for _ in range(steps): x, y = get_batch(...); losses.append(train_step(model, optimizer, x, y, grad_clip))",
     ],
 ))

@@ -170,13 +170,19 @@ def read_submission(learner: str, files: list[Path], course: Course) -> Submissi
 
 
 def _find_cell(nb, exercise: Exercise):
+    return find_exercise_cell(nb, exercise.id, exercise.cell_id)
+
+
+def find_exercise_cell(nb, exercise_id: str, cell_id: str | None = None):
+    """(index, cell) of a notebook's answer to an exercise, or None: the last cell whose metadata names it (a
+    tagged one first), else the course cell's id. The grader's rule; lesson 06 finds a learner's parts by it."""
     by_meta = [(i, c) for i, c in enumerate(nb.cells)
                if isinstance(c.get("metadata", {}).get("gptlab"), dict)
-               and c["metadata"]["gptlab"].get("exercise") == exercise.id]
+               and c["metadata"]["gptlab"].get("exercise") == exercise_id]
     tagged = [(i, c) for i, c in by_meta if EXERCISE_TAG in tags(c)]
     if tagged or by_meta:
         return (tagged or by_meta)[-1]
-    by_id = [(i, c) for i, c in enumerate(nb.cells) if c.get("id") == exercise.cell_id]
+    by_id = [(i, c) for i, c in enumerate(nb.cells) if cell_id is not None and c.get("id") == cell_id]
     return by_id[-1] if by_id else None
 
 

@@ -1,0 +1,89 @@
+"""Issue 19: the parts a learner writes become the model they train (lessons 05-07 in one working copy)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from gptlab.course.authoring import build_lesson
+from gptlab.course.checks import set_strict
+from gptlab.course.parts import own_parts
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+
+
+def exercise_cell(nb, exercise):
+    return next(c for c in nb.cells if c.metadata.get("gptlab", {}).get("exercise") == exercise)
+
+
+def working_copy(tmp_path, stub=()):
+    """Lessons 04-08 as a learner has them: generated lessons, every exercise answered with the solution's code,
+    except the exercises in `stub`, left as the lesson's stub."""
+    for solution in sorted(SOLUTIONS.glob("0[4-8]_*.ipynb")):
+        source = nbformat.read(solution, as_version=4)
+        lesson = build_lesson(source, solution)
+        for cell in lesson.cells:
+            exercise = cell.metadata.get("gptlab", {}).get("exercise")
+            if exercise and exercise not in stub:
+                cell.source = exercise_cell(source, exercise).source
+        nbformat.write(lesson, tmp_path / solution.name)
+    return tmp_path
+
+
+def test_own_parts_takes_the_learners_classes_and_names_a_stubbed_one(tmp_path, capsys):
+    folder = working_copy(tmp_path, stub=("mlp",))
+    set_strict(False)
+    parts = own_parts("GPT", folder=folder)
+    line = capsys.readouterr().out
+    assert parts.metadata() == {"CausalSelfAttention": "learner", "LayerNorm": "learner", "MLP": "reference",
+                                "Block": "learner", "GPT": "learner"}
+    assert "MLP (skipped in 05_block.ipynb)" in " ".join(line.split()) and line.count("\n") <= 3
+    model = parts["GPT"](__import__("gptlab").nn.model.GPTConfig.preset("tiny"))
+    assert type(model.transformer.h[0].ln_1) is parts["LayerNorm"]
+    assert type(model.transformer.h[0].attn).__module__ == "__gptlab_part_CausalSelfAttention__"
+
+
+def _run(path, cwd):
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+INSTRUMENT = "        import sys; sys.gptlab_ln_calls = getattr(sys, 'gptlab_ln_calls', 0) + 1\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stub", [(), ("mlp",)])
+def test_lessons_05_to_07_train_and_save_the_learners_own_gpt(tmp_path, monkeypatch, stub):
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
+    folder = working_copy(tmp_path / "copy", stub) if (tmp_path / "copy").mkdir() is None else None
+    block = folder / "05_block.ipynb"
+    nb = nbformat.read(block, as_version=4)
+    cell = exercise_cell(nb, "layer_norm")
+    cell.source = cell.source.replace("    def forward(self, x: torch.Tensor) -> torch.Tensor:\n",
+                                      "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + INSTRUMENT, 1)
+    nbformat.write(nb, block)
+    lesson07 = folder / "07_pretraining.ipynb"
+    nb = nbformat.read(lesson07, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if "train_loop(my_model" in c.source)
+    nb.cells.insert(index, nbformat.v4.new_code_cell("import sys; sys.gptlab_ln_calls = 0"))
+    nb.cells.insert(index + 2, nbformat.v4.new_code_cell("print('LN calls', sys.gptlab_ln_calls)"))
+    nbformat.write(nb, lesson07)
+    for name in ("05_block", "06_gpt_model"):
+        _run(folder / f"{name}.ipynb", folder)
+    ran = _run(lesson07, folder)
+    text = "\n".join(o.get("text", "") for c in ran.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    calls = int(text.split("LN calls ")[1].split()[0])
+    assert calls >= 300 * (2 * 2 + 1)  # 2 blocks × 2 LayerNorms + ln_f, every one of 300 steps
+    from gptlab.io.checkpoint import default_path, load_checkpoint
+
+    meta = load_checkpoint(default_path("mine")).metadata
+    expected = "reference" if stub else "learner"
+    assert meta["parts"]["MLP"] == expected and meta["parts"]["LayerNorm"] == "learner"
+    assert meta["trained_by"] == "train_loop in 07_pretraining.ipynb"
+    if stub:
+        assert "MLP (skipped in 05_block.ipynb)" in " ".join(text.split())
