@@ -34,6 +34,7 @@ import torch
 from gptlab.data.batches import bits_per_byte, encode_corpus, to_tensor
 from gptlab.nn.model import GPT, GPTConfig
 from gptlab.nn.modern_model import ModernConfig, ModernGPT
+from gptlab.training.evaluate import full_loss
 from gptlab.training.loop import TrainConfig, configure_optimizer, train
 from gptlab.training.recipes import RECIPES
 
@@ -125,24 +126,6 @@ def corpus_split():
     joined = "\n".join(texts)
     cut = joined.rfind("\n\n", 0, int(len(joined) * 0.95))
     return joined[:cut], joined[cut:]
-
-
-@torch.no_grad()
-def full_loss(model: GPT, ids: torch.Tensor) -> float:
-    """Mean loss per predicted token over the whole of `ids`, in non-overlapping windows of block_size."""
-    model.eval()
-    T = model.config.block_size
-    total, count = 0.0, 0
-    n = (len(ids) - 1) // T
-    data = ids.to(torch.int64)
-    for start in range(0, n, 64):
-        rows = torch.arange(start, min(n, start + 64)) * T
-        idx = rows[:, None] + torch.arange(T + 1)
-        w = data[idx]
-        _, loss = model(w[:, :-1], w[:, 1:])
-        total += float(loss) * w[:, 1:].numel()
-        count += w[:, 1:].numel()
-    return total / count
 
 
 class BudgetSpent(Exception):

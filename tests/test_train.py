@@ -230,3 +230,16 @@ def test_optimise_clips_every_step_even_when_given_a_one_pass_generator():
     history = optimise(torch.optim.SGD(layer.parameters(), lr=0.0), losses(), clip_params=layer.parameters(), max_norm=1.0)
     assert history == [loss.item() for loss in yielded]
     assert len(seen) == 2 and all(abs(n - 1.0) < 1e-4 for n in seen)  # steps 1 and 2 both clipped to norm 1
+
+
+def test_full_loss_is_the_mean_over_non_overlapping_windows(make_gpt):
+    from gptlab.training.evaluate import full_loss
+
+    model = make_gpt(eval=True)
+    T = model.config.block_size
+    ids = torch.randint(0, model.config.vocab_size, (3 * T + 5,), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        losses = [model(ids[i * T:(i + 1) * T][None], ids[i * T + 1:(i + 1) * T + 1][None])[1].item() for i in range(3)]
+    assert full_loss(model, ids, batch_size=2) == pytest.approx(sum(losses) / 3, rel=1e-5)
+    with pytest.raises(ValueError, match="fewer than one window"):
+        full_loss(model, ids[:T])

@@ -104,3 +104,12 @@ def prepare_data(recipe: Recipe, tokenizer=None):
     if list(streams) == ["shakespeare"] and not recipe.repeat_share:
         return tokenizer, shakespeare, val_ids
     return tokenizer, Mixture(streams, recipe.corpora, repeat_share=recipe.repeat_share), val_ids
+
+
+def prepare_validation(recipe: Recipe, tokenizer=None):
+    """The validation ids of `recipe` alone (the last val_fraction of the Shakespeare stream), without
+    building the training source."""
+    from gptlab.data.batches import encode_corpus, split
+
+    tokenizer = tokenizer or course_tokenizer(recipe.vocab_size)
+    return split(encode_corpus([play.text for play in pretraining_plays()], tokenizer), recipe.val_fraction)[1]
