@@ -10,27 +10,49 @@ from pathlib import Path
 
 def cmd_lessons(args) -> int:
     from gptlab.course.authoring import NotebookError, build_all, out_of_date, write_all
+    from gptlab.course.authoring.editions import LANGUAGES, build_edition, summary
 
     solutions, lessons = Path(args.solutions), Path(args.lessons)
+    trees = [(lessons, "solutions/")]  # (folder, what it is made from)
     try:
-        built = build_all(solutions, lessons)
+        built = {lessons: build_all(solutions, lessons)}
+        failures, notes = [], []
+        for lang in LANGUAGES:
+            edition, reports, problems = build_edition(solutions, lessons, lang)
+            failures += problems
+            notes += summary(reports, lang)
+            for folder in (lessons / lang, solutions / lang):
+                built[folder] = {path: text for path, text in edition.items() if path.parent == folder}
+                trees.append((folder, f"solutions/ and solutions/{lang}/*.json"))
     except NotebookError as error:
         print(f"error: {error}", file=sys.stderr)
         print(f"lessons/ was left untouched. Fix the solution notebook, then run `gptlab lessons`.", file=sys.stderr)
         return 2
+    total = sum(len(files) for files in built.values())
     if args.check:
-        stale = out_of_date(built, lessons)
+        for line in notes:
+            print(line)
+        stale = [line for folder, _ in trees for line in out_of_date(built[folder], folder)]
+        for line in stale:
+            print(f"out of date: {line}", file=sys.stderr)
+        for line in failures:
+            print(f"translation: {line}", file=sys.stderr)
         if stale:
-            for line in stale:
-                print(f"out of date: {line}", file=sys.stderr)
             print("Fix: run `gptlab lessons` to regenerate lessons/ from solutions/ (never edit lessons/ by hand).", file=sys.stderr)
+        if failures:
+            print("Fix: translate the cells named above in solutions/<lang>/NN_topic.json (with the hash of the English they "
+                  "translate; `python -m gptlab.course.authoring.translation_todo NN` prints them), or take the lesson "
+                  "out of solutions/<lang>/manifest.json.", file=sys.stderr)
+        if stale or failures:
             return 1
-        print(f"lessons/ is up to date with solutions/ ({len(built)} notebooks).")
+        print(f"lessons/ is up to date with solutions/ ({total} notebooks, editions included).")
         return 0
-    changed = write_all(built, lessons)
+    changed = [path for folder, _ in trees for path in write_all(built[folder], folder)]
     for path in changed:
         print(f"wrote {path}" if path.exists() else f"removed {path}")
-    print(f"lessons/ is up to date ({len(built)} notebooks, {len(changed)} changed).")
+    for line in failures:
+        print(f"translation: {line}", file=sys.stderr)
+    print(f"lessons/ is up to date ({total} notebooks, {len(changed)} changed).")
     return 0
 
 
