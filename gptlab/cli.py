@@ -47,7 +47,7 @@ def cmd_lessons(args) -> int:
             return 1
         print(f"lessons/ is up to date with solutions/ ({total} notebooks, editions included).")
         return 0
-    changed = [path for folder, _ in trees for path in write_all(built[folder], folder)]
+    changed = [path for folder, _ in trees if built[folder] or folder.is_dir() for path in write_all(built[folder], folder)]
     for path in changed:
         print(f"wrote {path}" if path.exists() else f"removed {path}")
     for line in failures:
@@ -61,6 +61,8 @@ def cmd_course(args, extra: list[str]) -> int:
     from gptlab.course.messages import say, wrap
     from gptlab.course.workdir import changed_lessons
 
+    if args.lang or args.edition:
+        os.environ["GPTLAB_LANG"] = args.lang or args.edition  # JupyterLab's kernels inherit it: checks speak it
     lessons, work = default_dirs()
     work = Path(args.dir) if args.dir else work
     copied = sync_working_copy(lessons, work)
@@ -120,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     course = sub.add_parser("course", help="copy new lessons into your working copy and open it in JupyterLab",
                             description="Extra arguments go to JupyterLab (e.g. --no-browser --port 8890).")
     course.add_argument("--dir", help="your working copy (default: my-lessons/ in the course folder, or $GPTLAB_WORKDIR)")
+    course.add_argument("edition", nargs="?", choices=["en", "zh"], help="the edition: zh opens the Chinese working "
+                        "copy, my-lessons-zh/ (same as --lang zh or GPTLAB_LANG=zh)")
+    course.add_argument("--lang", choices=["en", "zh"], help="the edition (default: $GPTLAB_LANG, else en)")
 
     reset = sub.add_parser("reset", help="restore one lesson in your working copy (asks first; keeps a backup)")
     reset.add_argument("lesson", help="the lesson's number, e.g. 00")

@@ -234,6 +234,7 @@ def build_edition(solutions_dir: Path, lessons_dir: Path, lang: str) -> tuple[di
         edition = translate(nb, translation or Translation(path.name, lang, {}), lang, path)
         lesson = build_lesson(edition, path, lang=lang)
         lesson.metadata["gptlab"]["lang"] = lang
+        lesson.metadata["gptlab"]["note"] = edition.metadata["gptlab"]["note"]
         stamp(lesson)
         built[lessons_dir / lang / path.name] = render(lesson)
         built[solutions_dir / lang / path.name] = render(edition)
