@@ -2,6 +2,7 @@
 # Set up the course in a local virtual environment, then open it or test it.
 #
 #   ./run.sh course            set up, then open your copy of the lessons in JupyterLab
+#   ./run.sh course zh         the same for the Chinese edition (lessons/zh/ → my-lessons-zh/; or GPTLAB_LANG=zh)
 #   ./run.sh test [ARGS...]    set up, then run every test (ARGS go to pytest)
 #
 # Environment:

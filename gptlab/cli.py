@@ -10,27 +10,49 @@ from pathlib import Path
 
 def cmd_lessons(args) -> int:
     from gptlab.course.authoring import NotebookError, build_all, out_of_date, write_all
+    from gptlab.course.authoring.editions import LANGUAGES, build_edition, summary
 
     solutions, lessons = Path(args.solutions), Path(args.lessons)
+    trees = [(lessons, "solutions/")]  # (folder, what it is made from)
     try:
-        built = build_all(solutions, lessons)
+        built = {lessons: build_all(solutions, lessons)}
+        failures, notes = [], []
+        for lang in LANGUAGES:
+            edition, reports, problems = build_edition(solutions, lessons, lang)
+            failures += problems
+            notes += summary(reports, lang)
+            for folder in (lessons / lang, solutions / lang):
+                built[folder] = {path: text for path, text in edition.items() if path.parent == folder}
+                trees.append((folder, f"solutions/ and solutions/{lang}/*.json"))
     except NotebookError as error:
         print(f"error: {error}", file=sys.stderr)
         print(f"lessons/ was left untouched. Fix the solution notebook, then run `gptlab lessons`.", file=sys.stderr)
         return 2
+    total = sum(len(files) for files in built.values())
     if args.check:
-        stale = out_of_date(built, lessons)
+        for line in notes:
+            print(line)
+        stale = [line for folder, _ in trees for line in out_of_date(built[folder], folder)]
+        for line in stale:
+            print(f"out of date: {line}", file=sys.stderr)
+        for line in failures:
+            print(f"translation: {line}", file=sys.stderr)
         if stale:
-            for line in stale:
-                print(f"out of date: {line}", file=sys.stderr)
             print("Fix: run `gptlab lessons` to regenerate lessons/ from solutions/ (never edit lessons/ by hand).", file=sys.stderr)
+        if failures:
+            print("Fix: translate the cells named above in solutions/<lang>/NN_topic.json (with the hash of the English they "
+                  "translate; `python -m gptlab.course.authoring.translation_todo NN` prints them), or take the lesson "
+                  "out of solutions/<lang>/manifest.json.", file=sys.stderr)
+        if stale or failures:
             return 1
-        print(f"lessons/ is up to date with solutions/ ({len(built)} notebooks).")
+        print(f"lessons/ is up to date with solutions/ ({total} notebooks, editions included).")
         return 0
-    changed = write_all(built, lessons)
+    changed = [path for folder, _ in trees if built[folder] or folder.is_dir() for path in write_all(built[folder], folder)]
     for path in changed:
         print(f"wrote {path}" if path.exists() else f"removed {path}")
-    print(f"lessons/ is up to date ({len(built)} notebooks, {len(changed)} changed).")
+    for line in failures:
+        print(f"translation: {line}", file=sys.stderr)
+    print(f"lessons/ is up to date ({total} notebooks, {len(changed)} changed).")
     return 0
 
 
@@ -39,6 +61,8 @@ def cmd_course(args, extra: list[str]) -> int:
     from gptlab.course.messages import say, wrap
     from gptlab.course.workdir import changed_lessons
 
+    if args.lang or args.edition:
+        os.environ["GPTLAB_LANG"] = args.lang or args.edition  # JupyterLab's kernels inherit it: checks speak it
     lessons, work = default_dirs()
     work = Path(args.dir) if args.dir else work
     copied = sync_working_copy(lessons, work)
@@ -98,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     course = sub.add_parser("course", help="copy new lessons into your working copy and open it in JupyterLab",
                             description="Extra arguments go to JupyterLab (e.g. --no-browser --port 8890).")
     course.add_argument("--dir", help="your working copy (default: my-lessons/ in the course folder, or $GPTLAB_WORKDIR)")
+    course.add_argument("edition", nargs="?", choices=["en", "zh"], help="the edition: zh opens the Chinese working "
+                        "copy, my-lessons-zh/ (same as --lang zh or GPTLAB_LANG=zh)")
+    course.add_argument("--lang", choices=["en", "zh"], help="the edition (default: $GPTLAB_LANG, else en)")
 
     reset = sub.add_parser("reset", help="restore one lesson in your working copy (asks first; keeps a backup)")
     reset.add_argument("lesson", help="the lesson's number, e.g. 00")

@@ -6,8 +6,13 @@
 The fixed sentences are in MESSAGES below. The exercises' own words (each catalog mistake's hint, each
 progressive hint) are written next to the code they describe, in gptlab/course/checks/<topic>.py, and are
 found here under ids of their own: "<exercise>.mistake.<name>" and "<exercise>.hint.<n>" (see
-gptlab.course.checks.exercise_messages). A second language adds a table with the same ids (TRANSLATIONS); a missing entry
-falls back to English, and tests/test_messages.py lists what is missing.
+gptlab.course.checks.exercise_messages). Each other language has one table, gptlab/course/locales/<lang>.py:
+MESSAGES with the same ids as MESSAGES here (tests/test_messages.py checks that every id has both, with the same
+{fields}), and EXERCISES, "<exercise>.mistake.<name>" / "<exercise>.hint.<n>" -> (hash of the English, text), so a
+hint whose English changed is stale (`gptlab lessons --check` names it for every lesson declared translated). A
+missing entry falls back to English.
+
+The language: lesson_setup(..., lang="zh") (the Chinese edition's set-up cell), else $GPTLAB_LANG, else English.
 
 Taught in: solutions/00_welcome.ipynb
 """
@@ -54,31 +59,63 @@ MESSAGES: dict[str, str] = {
     "parts.failed": "{file}: {message}",
     "parts.off": "✗ your {model} differs from the package's by {diff:.1e}; the first part whose output differs is {module} "
                  "({part}, {origin}).",
+    "banner": "Difficulty {stars} · about {minutes} min · {points} point(s)",
     "setup.threads": "Another gptlab notebook is busy on this machine: this one computes with {threads} of {cores} CPU "
                      "threads, so two training cells share the cores instead of slowing each other many times over.",
 }
 
-TRANSLATIONS: dict[str, dict[str, str]] = {"en": {}}  # lang -> id -> text; English lives in MESSAGES and the checks
+LANGUAGES = ("en", "zh")
+_chosen: str | None = None  # set by lesson_setup(lang=...); wins over $GPTLAB_LANG
+
+
+def set_language(lang: str | None) -> None:
+    """Choose the language of every message from now on in this process (None: back to $GPTLAB_LANG)."""
+    global _chosen
+    if lang is not None and lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {LANGUAGES}; got {lang!r}")
+    _chosen = lang
 
 
 def language() -> str:
-    """The learner's language: $GPTLAB_LANG if set (e.g. "zh"), else English."""
-    lang = os.environ.get("GPTLAB_LANG", "en").strip().lower() or "en"
-    return lang if lang in TRANSLATIONS else "en"
+    """The learner's language: lesson_setup's lang, else $GPTLAB_LANG if set (e.g. "zh"), else English."""
+    lang = _chosen or os.environ.get("GPTLAB_LANG", "en").strip().lower() or "en"
+    lang = lang.split("_")[0].split("-")[0]  # zh_CN, zh-Hans -> zh
+    return lang if lang in LANGUAGES else "en"
+
+
+def table(lang: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """(MESSAGES, EXERCISES) of a language's table in gptlab/course/locales/."""
+    import importlib
+
+    if lang == "en":
+        return MESSAGES, {}
+    module = importlib.import_module(f"gptlab.course.locales.{lang}")
+    return module.MESSAGES, module.EXERCISES
+
+
+def digest(english: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(english.encode("utf-8")).hexdigest()[:8]
 
 
 def text(key: str, english: str | None = None, lang: str | None = None) -> str:
-    """The text for `key` in the learner's language; `english` (or MESSAGES) when it has no translation."""
+    """The text for `key` in the learner's language; `english` (or MESSAGES) when it has no translation. An
+    exercise's text is used only if it was translated from the English it is given (else the English shows)."""
     lang = lang or language()
-    found = TRANSLATIONS.get(lang, {}).get(key)
-    if found is not None:
-        return found
+    if lang != "en":
+        messages, exercise_table = table(lang)
+        if key in messages:
+            return messages[key]
+        entry = exercise_table.get(key)
+        if entry is not None and (english is None or entry[0] == digest(english)):
+            return entry[1]
     return english if english is not None else MESSAGES[key]
 
 
-def say(key: str, **fields) -> str:
+def say(key: str, lang: str | None = None, **fields) -> str:
     """The message `key`, filled in: say("check.passed", exercise="softmax", cases=8)."""
-    return text(key).format(**fields)
+    return text(key, lang=lang).format(**fields)
 
 
 def wrap(message: str, width: int = WIDTH) -> str:

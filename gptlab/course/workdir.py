@@ -25,18 +25,34 @@ def course_root() -> Path:
 
 
 def default_dirs() -> tuple[Path, Path]:
-    root = course_root()
-    work = Path(os.environ.get("GPTLAB_WORKDIR", root / WORKDIR_NAME))
-    return root / "lessons", work
+    """(the lessons, the learner's working copy). With $GPTLAB_LANG=zh: lessons/zh/ and my-lessons-zh/."""
+    from gptlab.course.messages import language
+
+    root, lang = course_root(), language()
+    lessons = root / "lessons" if lang == "en" else root / "lessons" / lang
+    name = WORKDIR_NAME if lang == "en" else f"{WORKDIR_NAME}-{lang}"
+    work = Path(os.environ.get("GPTLAB_WORKDIR", root / name))
+    return lessons, work
+
+
+def edition_fallback(lessons: Path) -> Path | None:
+    """For an edition's lessons (lessons/zh/): the English lessons, which stand in for lessons not translated yet."""
+    parent = Path(lessons).parent
+    return parent if parent.name == "lessons" else None
 
 
 def sync_working_copy(lessons: Path, work: Path) -> list[Path]:
-    """Copy every lesson that the working copy lacks; never touch one that is already there."""
+    """Copy every lesson that the working copy lacks; never touch one that is already there. In an edition, a
+    lesson not translated yet is copied from the English lessons (its checks still speak the edition's language)."""
     if not any(Path(lessons).glob("*.ipynb")):
         raise FileNotFoundError(f"no lessons found in {lessons}")
     work.mkdir(parents=True, exist_ok=True)
     copied = []
-    for source in sorted(Path(lessons).glob("*.ipynb")):
+    sources = {p.name: p for p in sorted(Path(lessons).glob("*.ipynb"))}
+    fallback = edition_fallback(lessons)
+    if fallback is not None:
+        sources = {**{p.name: p for p in fallback.glob("*.ipynb")}, **sources}
+    for source in sorted(sources.values(), key=lambda p: p.name):
         target = work / source.name
         if not target.exists():
             shutil.copy2(source, target)

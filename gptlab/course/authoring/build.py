@@ -29,6 +29,12 @@ from gptlab.files import atomic_write_text
 
 SETUP_TAG, EXERCISE_TAG, SOLUTION_ONLY_TAG = "setup", "exercise", "solution-only"
 STRICT_CALL, LENIENT_CALL = "lesson_setup(strict=True)", "lesson_setup(strict=False)"
+
+
+def strict_call(strict: bool, lang: str = "en") -> str:
+    """The set-up cell's call: lesson_setup(strict=True) in English, lesson_setup(strict=True, lang="zh") in an edition."""
+    language = "" if lang == "en" else f", lang={lang!r}".replace("'", '"')
+    return f"lesson_setup(strict={strict}{language})"
 REQUIRED_FIELDS = {"exercise": str, "check": str, "points": int, "difficulty": int, "minutes": int}
 FIX_COMMAND = "gptlab lessons"
 
@@ -58,9 +64,13 @@ def tags(cell) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
-def exercise_banner(meta: dict) -> str:
+def exercise_banner(meta: dict, lang: str = "en") -> str:
     """The line shown above an exercise: difficulty and time, so a learner can plan."""
+    from gptlab.course.messages import say
+
     stars = "★" * meta["difficulty"] + "☆" * (3 - meta["difficulty"])
+    if lang != "en":
+        return say("banner", lang=lang, stars=stars, minutes=meta["minutes"], points=meta["points"])
     points = "point" if meta["points"] == 1 else "points"
     return f"Difficulty {stars} · about {meta['minutes']} min · {meta['points']} {points}"
 
@@ -105,13 +115,15 @@ def setup_cell(nb, path: Path | str = "<notebook>"):
     return cells[0]
 
 
-def build_lesson(nb, path: Path | str) -> nbformat.NotebookNode:
-    """The lesson notebook for one solution notebook (validated; raises NotebookError)."""
+def build_lesson(nb, path: Path | str, lang: str = "en") -> nbformat.NotebookNode:
+    """The lesson notebook for one solution notebook (validated; raises NotebookError). `lang`: the edition, whose
+    set-up cell calls lesson_setup(strict=True, lang=...) and whose banners and stubs are in that language."""
     from gptlab.course.checks import resolve_check
 
     setup = setup_cell(nb, path)
-    if STRICT_CALL not in setup.source:
-        raise NotebookError(path, f"the set-up cell must call {STRICT_CALL} (lessons get {LENIENT_CALL})")
+    strict, lenient = strict_call(True, lang), strict_call(False, lang)
+    if strict not in setup.source:
+        raise NotebookError(path, f"the set-up cell must call {strict} (lessons get {lenient})")
     by_cell = {e.cell_id: e for e in exercises(nb, path)}
     lesson = nbformat.v4.new_notebook(metadata=_lesson_metadata(nb, path))
     previous = None
@@ -130,10 +142,10 @@ def build_lesson(nb, path: Path | str) -> nbformat.NotebookNode:
             new.outputs, new.execution_count = [], None
         new.metadata.pop("execution", None)
         if cell is setup:
-            new.source = new.source.replace(STRICT_CALL, LENIENT_CALL)
+            new.source = new.source.replace(strict, lenient)
         if EXERCISE_TAG in cell_tags:
             exercise = by_cell[cell.get("id")]
-            new.source = _stub_exercise(cell, exercise, previous, path, index, resolve_check)
+            new.source = _stub_exercise(cell, exercise, previous, path, index, resolve_check, lang)
         elif regions:
             raise NotebookError(path, "a solution region outside an exercise cell (tag the cell 'exercise' "
                                 "and give it metadata.gptlab)", index, cell.get("id"))
@@ -162,7 +174,7 @@ def _hint_cell(exercise: Exercise):
     return cell
 
 
-def _stub_exercise(cell, exercise: Exercise, previous, path, index, resolve_check) -> str:
+def _stub_exercise(cell, exercise: Exercise, previous, path, index, resolve_check, lang: str = "en") -> str:
     if cell.cell_type != "code":
         raise NotebookError(path, "an exercise cell must be a code cell", index, cell.get("id"))
     if not find_regions(cell.source):
@@ -175,11 +187,11 @@ def _stub_exercise(cell, exercise: Exercise, previous, path, index, resolve_chec
         spec = resolve_check(exercise.check).spec
     except (ImportError, ValueError) as error:
         raise NotebookError(path, f"check {exercise.check!r} cannot be used: {error}", index, cell.get("id")) from None
-    banner = exercise_banner(cell.metadata.gptlab)
+    banner = exercise_banner(cell.metadata.gptlab, lang)
     if previous is None or previous.cell_type != "markdown" or banner not in previous.source:
         raise NotebookError(path, f"the markdown cell above exercise {exercise.id!r} must show: {banner}", index, cell.get("id"))
     # Short enough to stay on screen; the hint cell under the exercise has the rest.
-    return replace_regions(cell.source, say("stub", exercise=exercise.id))
+    return replace_regions(cell.source, say("stub", lang=lang, exercise=exercise.id))
 
 
 def _lesson_metadata(nb, path) -> dict:

@@ -20,7 +20,7 @@ def all_specs() -> dict[str, CheckSpec]:
 
 def exercise_messages() -> dict[str, str]:
     """The English text of every exercise's mistakes and hints, by message id ("softmax.mistake.wrong-axis-first",
-    "softmax.hint.1"): the ids a translation in gptlab.course.messages.TRANSLATIONS uses."""
+    "softmax.hint.1"): the ids of EXERCISES in a language table, gptlab/course/locales/<lang>.py."""
     table = {}
     for spec in all_specs().values():
         for mistake in spec.mistakes:
