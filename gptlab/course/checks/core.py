@@ -51,6 +51,11 @@ class CheckFailed(AssertionError):
         self.mistake = mistake
 
 
+class Untrainable(Exception):
+    """The learner's module computes the right outputs, but a parameter gets no gradient, so training would never
+    change it (a `.detach()`, `.data`, `torch.no_grad()`, or a buffer where an nn.Parameter belongs)."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One input to try: positional args, keyword args and a name shown in messages."""
@@ -103,9 +108,43 @@ def module_invoker(reference_class: type, init: Callable[[Case], dict] | None = 
             first = " ".join(str(error).split())
             raise ValueError(f"your module's parameters do not match the reference's names and shapes: {first}") from None
         module.eval()
-        return module(*case.args, **case.kwargs)
+        reference.eval()
+        output = module(*case.args, **case.kwargs)
+        if same(reference(*case.args, **case.kwargs), output, atol=1e-4, rtol=1e-3):
+            _require_gradients(reference, module, case)
+        return output
 
     return invoke
+
+
+def _first_float_tensor(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value if value.is_floating_point() else None
+    if isinstance(value, (tuple, list)):
+        return next((t for t in map(_first_float_tensor, value) if t is not None), None)
+    return None
+
+
+def _require_gradients(reference: torch.nn.Module, module: torch.nn.Module, case: Case) -> None:
+    """Raise Untrainable if a parameter that the reference trains gets no gradient in the learner's module: right
+    outputs from a layer that could never learn must not pass."""
+    def gradients(model):
+        model.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            out = _first_float_tensor(model(*case.args, **case.kwargs))
+            if out is None or not out.requires_grad:
+                return {}
+            weight = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=out.dtype)
+            (out * weight).sum().backward()
+        found = {name: p.grad is not None and bool(p.grad.abs().sum() > 0) for name, p in model.named_parameters()}
+        model.zero_grad(set_to_none=True)
+        return found
+
+    wanted = [name for name, flows in gradients(reference).items() if flows]
+    theirs = gradients(module)
+    dead = [name for name in wanted if not theirs.get(name, False)]
+    if dead:
+        raise Untrainable(", ".join(dead[:3]) + (f" and {len(dead) - 3} more" if len(dead) > 3 else ""))
 
 
 @dataclass
@@ -310,7 +349,7 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
 
     for mistake in spec.mistakes:
         theirs = [_run_one(spec, mistake.impl, case) for case in cases]
-        if all(outcomes_match(t, a, spec.atol, spec.rtol) for t, a in zip(theirs, outcomes)):
+        if all(_same_failure(t, a, spec) for t, a in zip(theirs, outcomes)):
             hint = text(f"{name}.mistake.{mistake.name}", mistake.hint)
             return Result(name, "failed", f"{name}: {hint}", mistake=mistake.name, num_cases=len(cases))
 
@@ -330,10 +369,20 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
     return Result(name, "failed", f"{name}: " + say("check.on_case", case=case.name, detail=detail), num_cases=len(cases))
 
 
+def _same_failure(mistake: Outcome, actual: Outcome, spec: CheckSpec) -> bool:
+    """A catalog mistake explains an outcome when it gives the same value, or raises the same error with the same
+    message: an unrelated bug that merely raises the same type must not get the catalog's hint."""
+    if mistake.raised and actual.raised and mistake.error_message != actual.error_message:
+        return False
+    return outcomes_match(mistake, actual, spec.atol, spec.rtol)
+
+
 def _raised(spec: CheckSpec, got: Outcome) -> str:
     """The learner's exception, and what to look at: the shapes hint for shape errors, the first hint otherwise."""
     from gptlab.course.messages import say, text
 
+    if got.error_type == "Untrainable":
+        return say("check.untrainable", names=got.error_message)
     error = f"{got.error_type}: {got.error_message}" if got.error_message else got.error_type
     about_shapes = any(word in got.error_message.lower() for word in ("shape", "size", "dimension", "mat1", "broadcast"))
     number = 2 if about_shapes and len(spec.hints) > 1 else 1

@@ -166,6 +166,13 @@ def _nucleus(logits, p, *, descending=True, crossing=True, renormalise=True, sor
     return torch.softmax(logits.masked_fill(remove, float("-inf")), dim=-1)
 
 
+def _nucleus_not_mapped_back(logits, p):
+    """The nucleus kept in sorted order: the probabilities are right, but at the sorted positions, not the tokens'."""
+    sorted_probs, _ = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True)
+    kept = sorted_probs.masked_fill(sorted_probs.cumsum(-1) - sorted_probs >= p, 0.0)
+    return kept / kept.sum(-1, keepdim=True)
+
+
 def _nucleus_shifted_mask(logits, p):
     probs = torch.softmax(logits, dim=-1)
     sorted_probs, order = probs.sort(dim=-1, descending=True)
@@ -199,6 +206,9 @@ check_top_p_probs = make_check(CheckSpec(
         Mistake("not-renormalised", lambda logits, p: _nucleus(logits, p, renormalise=False),
                 "the kept probabilities must be renormalised to sum to 1: filter the logits with -inf and take the "
                 "softmax again (or divide by the kept sum)"),
+        Mistake("not-mapped-back", _nucleus_not_mapped_back,
+                "your probabilities are in sorted order: entry 0 is the most likely token's, not token 0's. Map the "
+                "decision back to vocabulary order with the sort's indices (scatter(-1, order, ...)) before returning"),
         Mistake("not-sorted", lambda logits, p: _nucleus(logits, p, sort=False),
                 "you summed the probabilities in vocabulary order: sort them from most to least likely first, "
                 "then map the decision back with the sort's indices"),

@@ -61,6 +61,12 @@ def _multiplied_frequency(T, d):
     return _interleave(torch.sin(a), torch.cos(a))
 
 
+def _seed_formula(T, d):
+    """The seed article's pos(i) = sin((2i - 1)·d / 10000) + cos(2i·d / 10000): one number per position, in every column."""
+    i = torch.arange(T, dtype=torch.float32)
+    return (torch.sin((2 * i - 1) * d / 10000) + torch.cos(2 * i * d / 10000))[:, None].repeat(1, d)
+
+
 def _classic_exp_log(T, d):
     position = torch.arange(T).unsqueeze(1).float()
     div_term = torch.exp(torch.arange(0, d, 2).float() * (-math.log(10000.0) / d))
@@ -96,6 +102,10 @@ check_sinusoidal_positions = make_check(CheckSpec(
                 "PE[:, 0::2] = sin, PE[:, 1::2] = cos"),
         Mistake("frequency-multiplied", _multiplied_frequency,
                 "divide the position by 10000^(2i/d); you multiplied, so later columns spin faster instead of slower"),
+        Mistake("seed-formula", _seed_formula,
+                "this is the seed article's sin((2i-1)·d/10000) + cos(2i·d/10000): one number per position, the same in "
+                "every column, so the column index is gone (a LayerNorm would even erase it). Each column j has its own "
+                "frequency: PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d))"),
     ],
     variants=[_classic_exp_log, _loops],
     hints=[
