@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gptlab.nn import attention
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, future_hidden, module_invoker, sums_to_one
 from gptlab.course.checks.notebook import make_check
 
 # --- causal_mask(T) ------------------------------------------------------------------------------
@@ -363,3 +363,39 @@ check_causal_self_attention = make_check(CheckSpec(
         "y = F.scaled_dot_product_attention(q, k, v, is_causal=True); return self.c_proj(y.transpose(1, 2).reshape(B, T, C))",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _mask_property(case, expected, actual):
+    """The causal mask's two rules, read from the values whatever the dtype: the diagonal allowed, the future not."""
+    a = actual != 0
+    if a.shape != expected.shape:
+        return None
+    dtype = "" if actual.dtype == torch.bool else f" (and return dtype=torch.bool, not {actual.dtype})"
+    T = a.shape[-1]
+    if a[torch.ones(T, T, dtype=torch.bool).triu(1)].any():
+        return "your mask is True above the diagonal, so a position may attend to the tokens after it" + dtype
+    if not a.diagonal().all():
+        return "the diagonal of your mask is False: a token must be allowed to attend to itself" + dtype
+    return None
+
+
+check_causal_mask.spec.properties += [_mask_property]
+check_causal_mask.spec.combined += [
+    lambda T: torch.ones(T, T).tril(diagonal=-1),  # the diagonal excluded + a float mask
+    lambda T: torch.ones(T, T),                    # no mask + a float mask
+]
+
+
+def _wrong_axis_scaled_by_d_k(q, k, v, causal=False):
+    s = _scores(q, k, q.shape[-1])
+    return _attend(s.masked_fill(_future(q, k), float("-inf")) if causal else s, v, dim=-2)
+
+
+check_scaled_dot_product_attention.spec.properties += [sums_to_one("each row of the attention weights", item=1),
+                                                       future_hidden(item=1)]
+check_scaled_dot_product_attention.spec.combined += [
+    _wrong_axis_scaled_by_d_k,                                                  # the wrong axis + scaled by d_k
+    lambda q, k, v, causal=False: _attend(_scores(q, k, 1.0), v),               # no scale + causal ignored
+]

@@ -166,6 +166,9 @@ class CheckSpec:
     # breaks (weights that do not sum to 1, a future that is not masked), or None. Generic ones (a constant factor,
     # a transpose) are tried after these for every tensor output.
     properties: list[Callable[[Case, Any, Any], str | None]] = field(default_factory=list)
+    # Wrong answers that combine two catalog mistakes, so that no single hint matches: tests/test_checks.py proves
+    # that a property (above, or a generic one) still names what is wrong in each.
+    combined: list[Callable] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -444,6 +447,19 @@ def constant_factor(case: Case, expected, actual) -> str | None:
     return None
 
 
+def count_off_by(case: Case, expected, actual) -> str | None:
+    """An integer answer off by a whole number of some size the case names (n_embd, say): 'off by 2·C'."""
+    if not (isinstance(expected, int) and isinstance(actual, int)) or isinstance(actual, bool) or actual == expected:
+        return None
+    config = case.args[0] if case.args else None
+    C = getattr(config, "n_embd", None)
+    diff = actual - expected
+    if C and diff % C == 0:
+        return (f"your count is {diff:+,} off, which is {diff // C:+,}·C (C = n_embd = {C}): whole vectors of size C are "
+                "missing or extra (a LayerNorm, a bias, rows of an embedding table?)")
+    return None
+
+
 def transposed(case: Case, expected, actual) -> str | None:
     """The last two axes swapped: the right numbers in the wrong places."""
     pair = _first_tensor_pair(expected, actual)
@@ -453,6 +469,77 @@ def transposed(case: Case, expected, actual) -> str | None:
     if torch.allclose(a.double(), e.double().transpose(-2, -1), rtol=1e-4, atol=1e-5):
         return "your result is the right one transposed (its last two axes swapped): check which axis is which"
     return None
+
+
+# --- properties that several checks share (factories: `item` picks a tensor out of a tuple output) --------------
+
+
+def _pick(value, item):
+    return value if item is None else value[item]
+
+
+def sums_to_one(name: str = "the output", item: int | None = None) -> Callable:
+    """'{name} should sum to 1 along the last axis': a softmax over the wrong axis, or a missing renormalisation."""
+    def check(case, expected, actual):
+        e, a = _pick(expected, item).double(), _pick(actual, item).double()
+        if not torch.allclose(e.sum(-1), torch.ones_like(e.sum(-1)), atol=1e-4) or a.shape != e.shape:
+            return None
+        totals = a.sum(-1)
+        if torch.allclose(totals, torch.ones_like(totals), atol=1e-4):
+            return None
+        other = next((d for d in range(a.dim() - 1) if a.shape[d] > 1
+                      and torch.allclose(a.sum(d), torch.ones_like(a.sum(d)), atol=1e-4)), None)
+        where = f"; they sum to 1 along dim={other} instead: a softmax over the wrong axis?" if other is not None else ""
+        low, high = float(totals.min()), float(totals.max())
+        span = f"{low:.3g}" if f"{low:.3g}" == f"{high:.3g}" else f"values from {low:.3g} to {high:.3g}"
+        return f"{name} should sum to 1 along the last axis; yours sum to {span}{where}"
+    return check
+
+
+def future_hidden(name: str = "the attention weights", item: int | None = None) -> Callable:
+    """Where the reference's weights are 0 above the diagonal (a causal case), the learner's must be too."""
+    def check(case, expected, actual):
+        e, a = _pick(expected, item), _pick(actual, item)
+        T = e.shape[-1]
+        if e.shape[-2] != T or T < 2 or a.shape != e.shape:
+            return None
+        above = torch.ones(T, T, dtype=torch.bool).triu(1)
+        e_future, a_future = e[..., above].double(), a[..., above].double()
+        if e_future.abs().max() > 0:
+            return None  # this case is not causal
+        if a_future.abs().max() > 1e-6:
+            return (f"{name} above the diagonal should be 0 (a position must not see the tokens after it); "
+                    f"{int((a_future.abs() > 1e-6).sum())} of yours are not: the future is not masked")
+        below = ~torch.ones(T, T, dtype=torch.bool).triu()
+        if (e[..., below].abs() > 1e-6).any() and not (a[..., below].abs() > 1e-6).any():
+            return f"{name} below the diagonal are all 0: your mask hides the past as well"
+        return None
+    return check
+
+
+def overflows(name: str = "the output", item: int | None = None) -> Callable:
+    """NaN or inf where the reference is finite: an exp that overflowed, or a 0/0."""
+    def check(case, expected, actual):
+        e, a = _pick(expected, item), _pick(actual, item)
+        if torch.isfinite(e).all() and not torch.isfinite(a).all():
+            return (f"{name} contains {int((~torch.isfinite(a)).sum())} NaN or inf values where the reference has none: "
+                    "an exp that overflowed (subtract the maximum first?) or a division 0/0")
+        return None
+    return check
+
+
+def keeps_as_many(name: str = "the probabilities", item: int | None = None) -> Callable:
+    """A filter (top-k, top-p) keeps the wrong number of tokens: count the non-zero entries per row."""
+    def check(case, expected, actual):
+        e, a = _pick(expected, item), _pick(actual, item)
+        kept_e, kept_a = (e > 0).sum(-1), (a > 0).sum(-1)
+        if a.shape != e.shape or torch.equal(kept_e, kept_a):
+            return None
+        index = tuple(int(i) for i in (kept_e != kept_a).nonzero()[0])
+        row = f" (row {index})" if index else ""
+        return (f"{name} keep {int(kept_a[index])} tokens{row}; the reference keeps {int(kept_e[index])}: check which "
+                "tokens your filter keeps before looking at the values")
+    return check
 
 
 def evaluate(spec: CheckSpec, impl: Callable, seed: int = PUBLIC_SEED) -> Result:

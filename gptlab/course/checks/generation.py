@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gptlab import generation as generate
-from gptlab.course.checks.core import Case, CheckSpec, Mistake
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, keeps_as_many, overflows, sums_to_one
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.kv_cache import cached_step
 
@@ -367,3 +367,31 @@ check_cached_step = make_check(CheckSpec(
         "y = F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(T, T_past + T, dtype=torch.bool).tril(T_past))",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+check_temperature_softmax.spec.properties += [overflows("the probabilities"), sums_to_one("each row of probabilities")]
+check_temperature_softmax.spec.combined += [
+    lambda logits, T: torch.softmax(logits * T, dim=0),                           # multiplied + the wrong axis
+    lambda logits, T: torch.exp(logits / T) / torch.exp(logits / T).sum(-1, keepdim=True) / T,  # no max + divided
+]
+
+
+def _top_k_k_plus_one_not_renormalised(logits, k):
+    probs = torch.softmax(logits, dim=-1)
+    return probs.masked_fill(probs < torch.topk(probs, k + 1, dim=-1).values[..., -1:], 0.0)
+
+
+def _top_k_strictly_above_not_renormalised(logits, k):
+    probs = torch.softmax(logits, dim=-1)
+    return probs.masked_fill(probs <= torch.topk(probs, k, dim=-1).values[..., -1:], 0.0)
+
+
+check_top_k_probs.spec.properties += [keeps_as_many(), sums_to_one("each row of probabilities")]
+check_top_k_probs.spec.combined += [_top_k_k_plus_one_not_renormalised, _top_k_strictly_above_not_renormalised]
+
+check_top_p_probs.spec.properties += [keeps_as_many(), sums_to_one("each row of probabilities")]
+check_top_p_probs.spec.combined += [
+    lambda logits, p: _nucleus(logits, p, crossing=False, renormalise=False),  # drops the crossing token, not renormalised
+    lambda logits, p: _nucleus(logits, p, descending=False, sort=True, crossing=False),  # ascending, crossing dropped
+]

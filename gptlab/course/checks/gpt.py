@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, count_off_by, module_invoker
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.model import GPT, PRESETS, GPTConfig, count_parameters
 
@@ -304,3 +304,11 @@ check_gpt = make_check(CheckSpec(
     ],
     aliases=("gpt_model",),
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+check_count_parameters.spec.properties += [count_off_by]
+check_count_parameters.spec.combined += [
+    _formula(lambda *a: _pieces(*a, no_ln_f=True, no_positions=True)),
+    _formula(lambda *a: _pieces(*a, no_bias=True, head_twice=True)),
+]

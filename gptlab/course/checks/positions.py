@@ -182,3 +182,29 @@ check_input_embedding = make_check(CheckSpec(
         "Key line: return wte[idx] + wpe[torch.arange(idx.shape[-1])]",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _first_row(case, expected, actual):
+    """Position 0 has every angle 0: sin(0) = 0 in the even columns, cos(0) = 1 in the odd ones."""
+    if actual.shape != expected.shape or torch.allclose(actual[0].double(), expected[0].double(), atol=1e-5):
+        return None
+    shown = ", ".join(f"{float(v):.3g}" for v in actual[0, :6])
+    return (f"row 0 (position 0) should read 0, 1, 0, 1, …: sin(0) = 0 in the even columns and cos(0) = 1 in the odd "
+            f"ones; yours starts {shown}")
+
+
+def _in_range(case, expected, actual):
+    largest = float(actual.abs().max())
+    if largest > 1 + 1e-5:
+        return f"your values reach {largest:.3g}; each entry is one sin or one cos, so it lies in [-1, 1]"
+    return None
+
+
+check_sinusoidal_positions.spec.properties += [_in_range, _first_row]
+check_sinusoidal_positions.spec.combined += [
+    lambda T, d: _interleave(*reversed([f(_angles(T, d, torch.arange(d // 2) / d)) for f in (torch.sin, torch.cos)])),
+    lambda T, d: torch.cat([f(torch.arange(T, dtype=torch.float32)[:, None] * 10000 ** (torch.arange(0, d, 2) / d))
+                            for f in (torch.sin, torch.cos)], dim=-1),  # concatenated + the frequency multiplied
+]
