@@ -126,7 +126,12 @@ def test_wrong_shape_and_non_tensor_say_expected_and_actual():
 
 
 def test_unknown_mistake_names_the_first_differing_position():
-    with pytest.raises(CheckFailed, match=r"5 of 5 values of the output differ; the first at index \(0,\).*largest difference 0.01"):
+    with pytest.raises(CheckFailed, match=r"5 of 5 values of the output differ; the first at index \(0,\).*largest difference"):
+        check_softmax(lambda x: torch.softmax(x * 1.5, dim=-1))  # rows still sum to 1: no property breaks
+
+
+def test_a_broken_property_is_named_before_the_first_difference():
+    with pytest.raises(CheckFailed, match=r"each row of the output should sum to 1 along the last axis; yours sum to 1.05"):
         check_softmax(lambda x: torch.softmax(x, dim=-1) + 0.01)
 
 
