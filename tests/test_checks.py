@@ -126,7 +126,12 @@ def test_wrong_shape_and_non_tensor_say_expected_and_actual():
 
 
 def test_unknown_mistake_names_the_first_differing_position():
-    with pytest.raises(CheckFailed, match=r"5 of 5 values of the output differ; the first at index \(0,\).*largest difference 0.01"):
+    with pytest.raises(CheckFailed, match=r"5 of 5 values of the output differ; the first at index \(0,\).*largest difference"):
+        check_softmax(lambda x: torch.softmax(x * 1.5, dim=-1))  # rows still sum to 1: no property breaks
+
+
+def test_a_broken_property_is_named_before_the_first_difference():
+    with pytest.raises(CheckFailed, match=r"each row of the output should sum to 1 along the last axis; yours sum to 1.05"):
         check_softmax(lambda x: torch.softmax(x, dim=-1) + 0.01)
 
 
@@ -214,3 +219,71 @@ def test_judging_in_threads_gives_the_same_verdicts_as_judging_alone():
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         verdicts = list(pool.map(judge_many, specs))
     assert verdicts == [["passed"] * 6] * len(specs)
+
+
+# --- combined mistakes: when no catalog entry matches, a property still says what is wrong ------------------------
+
+# Checks that do not list two combined mistakes yet. The list only shrinks: a new exercise must bring its own
+# (CheckSpec.combined), and a check that gains them must leave this set (the test below says so).
+NOT_YET_COMBINED = {
+    "causal_self_attention", "layer_norm", "mlp", "block", "render_chat", "pool_last_token", "instruction_batch",
+    "lora_linear", "cached_step", "gpt_forward", "gpt", "previous_token_score", "rms_norm", "rope", "swiglu",
+    "gqa_attention", "input_embedding", "padding_mask", "cross_attention", "completion_response", "text_to_bytes",
+    "bytes_to_text", "count_pairs", "merge", "train_bpe", "encode_with_merges", "get_batch", "next_token_loss",
+    "train_step", "train_loop", "patchify", "class_token",
+}
+COMBINED = [(spec, i, impl) for spec in SPECS.values() for i, impl in enumerate(spec.combined)]
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))
+def test_every_check_lists_two_combined_mistakes(spec):
+    if spec.exercise in NOT_YET_COMBINED:
+        assert len(spec.combined) < 2, f"{spec.exercise} has combined mistakes now: remove it from NOT_YET_COMBINED"
+        pytest.skip(f"{spec.exercise}: no combined mistakes yet")
+    assert len(spec.combined) >= 2
+
+
+@pytest.mark.parametrize("spec,number,impl", COMBINED, ids=[f"{s.exercise}-combined-{i}" for s, i, _ in COMBINED])
+def test_a_property_names_what_is_wrong_in_combined_mistakes(spec, number, impl):
+    result = evaluate(spec, impl)
+    assert result.status == "failed"
+    assert result.mistake == "property", f"{spec.exercise} combined #{number}: {result.message}"
+    assert not any(m.hint in result.message for m in spec.mistakes)
+
+
+# --- no dead implementation passes -----------------------------------------------------------------------------------
+
+
+def test_a_lora_layer_that_never_learns_fails():
+    """A = B = 0 gives the right outputs at every fixed A, B, and the lesson's own assert; one step must move it."""
+    from gptlab.course.checks.finetuning import _LoRAMistake
+
+    class Dead(_LoRAMistake):
+        a_zero = True
+
+    result = evaluate(SPECS["lora_linear"], Dead)
+    assert result.status == "failed" and result.mistake == "a-zero-too"
+
+
+def test_a_module_whose_parameter_gets_no_gradient_fails_naming_it():
+    from gptlab.nn.layers import LayerNorm
+
+    class Detached(LayerNorm):
+        def forward(self, x):
+            mean = x.mean(-1, keepdim=True)
+            var = x.var(-1, keepdim=True, unbiased=False)
+            return (x - mean) / torch.sqrt(var + self.eps) * self.weight.detach() + self.bias
+
+    assert evaluate(SPECS["layer_norm"], LayerNorm).passed
+    result = evaluate(SPECS["layer_norm"], Detached)
+    assert result.status == "failed"
+    assert "weight get no gradient" in result.message and "raised" not in result.message
+
+
+def test_a_raised_catalog_mistake_needs_the_same_error_message():
+    """cross_entropy on 3-D logits raises on most cases; another bug raising the same type must not get its hint."""
+    def other_runtime_error(logits, idx):
+        raise RuntimeError("something else entirely")
+
+    result = evaluate(SPECS["next_token_loss"], other_runtime_error)
+    assert result.mistake != "logits-3d"

@@ -35,6 +35,8 @@ MESSAGES: dict[str, str] = {
     "check.raised_hint": "{detail}. {advice}",
     "check.mutated": "your function changed its input in place on case '{case}' (e.g. `x -= ...` or `ids[i] = ...`); "
                      "build a new tensor or list instead",
+    "check.untrainable": "your outputs are right, but {names} get no gradient, so training would never change them "
+                         "(a .detach(), .data, torch.no_grad(), or a buffer where an nn.Parameter belongs?)",
     "check.on_case": "on case '{case}', {detail}",
     "check.wrong_count": "expected results for {expected} cases, got {got}",
     "check.not_implemented": "not implemented yet",

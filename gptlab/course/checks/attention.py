@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gptlab.nn import attention
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, future_hidden, module_invoker, sums_to_one
 from gptlab.course.checks.notebook import make_check
 
 # --- causal_mask(T) ------------------------------------------------------------------------------
@@ -92,6 +92,19 @@ def _make_scaled(scale_of):
     return attend
 
 
+def _seed_001(q, k, v, causal=False):
+    """Seed 001's `torch.softmax(Q @ K.t() / √d_k, dim=1) @ V`, batched: dim=1 is no longer the keys, and no mask."""
+    weights = torch.softmax(_scores(q, k, math.sqrt(q.shape[-1])), dim=1)
+    return weights @ v, weights
+
+
+def _masks_the_past(q, k, v, causal=False):
+    s = _scores(q, k, math.sqrt(q.shape[-1]))
+    if causal:
+        s = s.masked_fill(torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril(-1), float("-inf"))
+    return _attend(s, v)
+
+
 def _mask_excludes_diagonal(q, k, v, causal=False):
     s = _scores(q, k, math.sqrt(q.shape[-1]))
     if causal:
@@ -149,6 +162,16 @@ check_scaled_dot_product_attention = make_check(CheckSpec(
                 "divide the scores by √d_k, not by d_k: the variance of q·k grows like d_k, so its standard deviation is √d_k"),
         Mistake("no-scale", _make_scaled(lambda q, v: 1.0),
                 "the scores are not scaled: divide q kᵀ by √d_k, or large d_k saturates the softmax"),
+        Mistake("scaled-by-sqrt-T", _make_scaled(lambda q, v: math.sqrt(q.shape[-2])),
+                "you divided by √T, the number of positions; the scale is √d_k, the length of the vectors in each dot "
+                "product (q.shape[-1]): it is what the variance of q·k grows with, whatever the sequence length"),
+        Mistake("seed-001", _seed_001,
+                "this is the seed article's attention, softmax(Q Kᵀ / √d_k, dim=1) with no mask: with a batch axis in "
+                "front, dim=1 is not the keys' axis, and nothing hides the future. Softmax over dim=-1 (the keys), "
+                "after filling the future's scores with -inf when causal=True"),
+        Mistake("masks-the-past", _masks_the_past,
+                "your causal mask hides the past and keeps the future: position i must see j <= i (the lower triangle, "
+                "tril), and the scores above the diagonal become -inf"),
         Mistake("scaled-by-d_v", _make_scaled(lambda q, v: math.sqrt(v.shape[-1])),
                 "scale by √d_k, the size of the vectors in the dot product (q.shape[-1]); you used v's size d_v"),
         Mistake("mask-excludes-diagonal", _mask_excludes_diagonal,
@@ -231,6 +254,40 @@ class _ScaledByModelWidth(_Reference):
         return y.transpose(1, 2).reshape(B, T, C)
 
 
+class _NoScale(_Reference):
+    def attend(self, q, k, v, B, T, C):
+        nh = self.n_heads
+        q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2) for t in (q, k, v))
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0).transpose(1, 2).reshape(B, T, C)
+
+
+class _ScaledBySqrtT(_Reference):
+    def attend(self, q, k, v, B, T, C):
+        nh = self.n_heads
+        q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1 / math.sqrt(T))
+        return y.transpose(1, 2).reshape(B, T, C)
+
+
+class _HeadsInterleaved(_Reference):
+    """view(B, T, hs, nh) instead of (B, T, nh, hs): head h gets features h, h + nh, h + 2·nh, … (merged back alike)."""
+
+    def attend(self, q, k, v, B, T, C):
+        nh = self.n_heads
+        q, k, v = (t.view(B, T, C // nh, nh).permute(0, 3, 1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
+        return y.permute(0, 2, 3, 1).reshape(B, T, C)
+
+
+class _MasksThePast(_Reference):
+    def attend(self, q, k, v, B, T, C):
+        nh = self.n_heads
+        q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2) for t in (q, k, v))
+        allowed = torch.ones(T, T, dtype=torch.bool).triu()
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        return y.transpose(1, 2).reshape(B, T, C)
+
+
 class _QueryKeySwapped(_Reference):
     def forward(self, x):
         B, T, C = x.shape
@@ -280,6 +337,18 @@ check_causal_self_attention = make_check(CheckSpec(
                 "the attention is not causal: each position sees the future (is_causal=True, or the causal mask)"),
         Mistake("scaled-by-d_model", _ScaledByModelWidth,
                 "scale by √(head size) = √(d_model / n_heads), the length of the vectors each head multiplies, not √d_model"),
+        Mistake("no-scale", _NoScale,
+                "the scores are not scaled: each head divides q kᵀ by √(head size) = √(d_model / n_heads) "
+                "(F.scaled_dot_product_attention does it for you unless you pass scale=1)"),
+        Mistake("scaled-by-sqrt-T", _ScaledBySqrtT,
+                "you scaled by √T, the number of positions; the scale is √(head size) = √(d_model / n_heads), the "
+                "length of the vectors each head multiplies"),
+        Mistake("heads-interleaved", _HeadsInterleaved,
+                "your heads take every n_heads-th feature (a view as (B, T, hs, nh)): head h must take the contiguous "
+                "slice h·hs … (h+1)·hs - 1, so view as (B, T, nh, hs), then transpose(1, 2)"),
+        Mistake("masks-the-past", _MasksThePast,
+                "your mask hides the past and keeps the future (an upper triangle): position i may attend to j <= i, "
+                "the lower triangle (is_causal=True does it)"),
         Mistake("q-k-swapped", _QueryKeySwapped,
                 "c_attn's output is q, k, v in that order along the last axis; you took k first"),
         Mistake("no-output-projection", _NoOutputProjection,
@@ -294,3 +363,39 @@ check_causal_self_attention = make_check(CheckSpec(
         "y = F.scaled_dot_product_attention(q, k, v, is_causal=True); return self.c_proj(y.transpose(1, 2).reshape(B, T, C))",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _mask_property(case, expected, actual):
+    """The causal mask's two rules, read from the values whatever the dtype: the diagonal allowed, the future not."""
+    a = actual != 0
+    if a.shape != expected.shape:
+        return None
+    dtype = "" if actual.dtype == torch.bool else f" (and return dtype=torch.bool, not {actual.dtype})"
+    T = a.shape[-1]
+    if a[torch.ones(T, T, dtype=torch.bool).triu(1)].any():
+        return "your mask is True above the diagonal, so a position may attend to the tokens after it" + dtype
+    if not a.diagonal().all():
+        return "the diagonal of your mask is False: a token must be allowed to attend to itself" + dtype
+    return None
+
+
+check_causal_mask.spec.properties += [_mask_property]
+check_causal_mask.spec.combined += [
+    lambda T: torch.ones(T, T).tril(diagonal=-1),  # the diagonal excluded + a float mask
+    lambda T: torch.ones(T, T),                    # no mask + a float mask
+]
+
+
+def _wrong_axis_scaled_by_d_k(q, k, v, causal=False):
+    s = _scores(q, k, q.shape[-1])
+    return _attend(s.masked_fill(_future(q, k), float("-inf")) if causal else s, v, dim=-2)
+
+
+check_scaled_dot_product_attention.spec.properties += [sums_to_one("each row of the attention weights", item=1),
+                                                       future_hidden(item=1)]
+check_scaled_dot_product_attention.spec.combined += [
+    _wrong_axis_scaled_by_d_k,                                                  # the wrong axis + scaled by d_k
+    lambda q, k, v, causal=False: _attend(_scores(q, k, 1.0), v),               # no scale + causal ignored
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gptlab.nn import layers
-from gptlab.course.checks.core import Case, CheckSpec, Mistake
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, overflows, sums_to_one
 from gptlab.course.checks.notebook import make_check
 
 
@@ -107,3 +107,11 @@ check_softmax = make_check(CheckSpec(
         "Key lines: exps = (x - x.amax(dim=-1, keepdim=True)).exp(); return exps / exps.sum(dim=-1, keepdim=True)",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+check_softmax.spec.properties += [overflows(), sums_to_one("each row of the output")]
+check_softmax.spec.combined += [
+    lambda x: x.exp() / x.exp().sum(dim=0, keepdim=True),  # no max subtraction + the wrong axis
+    lambda x: (x - x.max()).exp(),                         # a global max + no normalisation
+]

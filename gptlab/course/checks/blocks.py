@@ -127,6 +127,13 @@ class _ReluAfterProjection(layers.MLP):
         return F.relu(self.c_proj(layers.gelu(self.c_fc(x))))
 
 
+class _SeedFFN(layers.MLP):
+    """Seed 001's FFN(x) = ReLU(W₂ · ReLU(W₁x + b₁)) + b₂: ReLU twice, the second before the output bias."""
+
+    def forward(self, x):
+        return F.relu(F.linear(F.relu(self.c_fc(x)), self.c_proj.weight)) + self.c_proj.bias
+
+
 class _NoNonlinearity(layers.MLP):
     def forward(self, x):
         return self.c_proj(self.c_fc(x))
@@ -157,6 +164,10 @@ check_mlp = make_check(CheckSpec(
                 "GPT-2 uses GELU's tanh approximation: F.gelu(x, approximate='tanh'); the exact (erf) form differs by up to 5e-4"),
         Mistake("relu-after-projection", _ReluAfterProjection,
                 "there is one nonlinearity only: a ReLU after c_proj makes every update to the residual stream ≥ 0"),
+        Mistake("seed-ffn", _SeedFFN,
+                "this is the seed article's ReLU(W₂ · ReLU(W₁x + b₁)) + b₂: an extra ReLU after c_proj's product, so "
+                "every update is ≥ b₂. GPT-2's MLP has one nonlinearity, GELU, between c_fc and c_proj: "
+                "c_proj(gelu(c_fc(x)))"),
         Mistake("no-nonlinearity", _NoNonlinearity,
                 "without GELU between the two layers they collapse into one linear map"),
     ],

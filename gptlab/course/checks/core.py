@@ -51,6 +51,11 @@ class CheckFailed(AssertionError):
         self.mistake = mistake
 
 
+class Untrainable(Exception):
+    """The learner's module computes the right outputs, but a parameter gets no gradient, so training would never
+    change it (a `.detach()`, `.data`, `torch.no_grad()`, or a buffer where an nn.Parameter belongs)."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One input to try: positional args, keyword args and a name shown in messages."""
@@ -103,9 +108,43 @@ def module_invoker(reference_class: type, init: Callable[[Case], dict] | None = 
             first = " ".join(str(error).split())
             raise ValueError(f"your module's parameters do not match the reference's names and shapes: {first}") from None
         module.eval()
-        return module(*case.args, **case.kwargs)
+        reference.eval()
+        output = module(*case.args, **case.kwargs)
+        if same(reference(*case.args, **case.kwargs), output, atol=1e-4, rtol=1e-3):
+            _require_gradients(reference, module, case)
+        return output
 
     return invoke
+
+
+def _first_float_tensor(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value if value.is_floating_point() else None
+    if isinstance(value, (tuple, list)):
+        return next((t for t in map(_first_float_tensor, value) if t is not None), None)
+    return None
+
+
+def _require_gradients(reference: torch.nn.Module, module: torch.nn.Module, case: Case) -> None:
+    """Raise Untrainable if a parameter that the reference trains gets no gradient in the learner's module: right
+    outputs from a layer that could never learn must not pass."""
+    def gradients(model):
+        model.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            out = _first_float_tensor(model(*case.args, **case.kwargs))
+            if out is None or not out.requires_grad:
+                return {}
+            weight = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=out.dtype)
+            (out * weight).sum().backward()
+        found = {name: p.grad is not None and bool(p.grad.abs().sum() > 0) for name, p in model.named_parameters()}
+        model.zero_grad(set_to_none=True)
+        return found
+
+    wanted = [name for name, flows in gradients(reference).items() if flows]
+    theirs = gradients(module)
+    dead = [name for name in wanted if not theirs.get(name, False)]
+    if dead:
+        raise Untrainable(", ".join(dead[:3]) + (f" and {len(dead) - 3} more" if len(dead) > 3 else ""))
 
 
 @dataclass
@@ -127,6 +166,9 @@ class CheckSpec:
     # breaks (weights that do not sum to 1, a future that is not masked), or None. Generic ones (a constant factor,
     # a transpose) are tried after these for every tensor output.
     properties: list[Callable[[Case, Any, Any], str | None]] = field(default_factory=list)
+    # Wrong answers that combine two catalog mistakes, so that no single hint matches: tests/test_checks.py proves
+    # that a property (above, or a generic one) still names what is wrong in each.
+    combined: list[Callable] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -310,7 +352,7 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
 
     for mistake in spec.mistakes:
         theirs = [_run_one(spec, mistake.impl, case) for case in cases]
-        if all(outcomes_match(t, a, spec.atol, spec.rtol) for t, a in zip(theirs, outcomes)):
+        if all(_same_failure(t, a, spec) for t, a in zip(theirs, outcomes)):
             hint = text(f"{name}.mistake.{mistake.name}", mistake.hint)
             return Result(name, "failed", f"{name}: {hint}", mistake=mistake.name, num_cases=len(cases))
 
@@ -330,10 +372,20 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
     return Result(name, "failed", f"{name}: " + say("check.on_case", case=case.name, detail=detail), num_cases=len(cases))
 
 
+def _same_failure(mistake: Outcome, actual: Outcome, spec: CheckSpec) -> bool:
+    """A catalog mistake explains an outcome when it gives the same value, or raises the same error with the same
+    message: an unrelated bug that merely raises the same type must not get the catalog's hint."""
+    if mistake.raised and actual.raised and mistake.error_message != actual.error_message:
+        return False
+    return outcomes_match(mistake, actual, spec.atol, spec.rtol)
+
+
 def _raised(spec: CheckSpec, got: Outcome) -> str:
     """The learner's exception, and what to look at: the shapes hint for shape errors, the first hint otherwise."""
     from gptlab.course.messages import say, text
 
+    if got.error_type == "Untrainable":
+        return say("check.untrainable", names=got.error_message)
     error = f"{got.error_type}: {got.error_message}" if got.error_message else got.error_type
     about_shapes = any(word in got.error_message.lower() for word in ("shape", "size", "dimension", "mat1", "broadcast"))
     number = 2 if about_shapes and len(spec.hints) > 1 else 1
@@ -395,6 +447,19 @@ def constant_factor(case: Case, expected, actual) -> str | None:
     return None
 
 
+def count_off_by(case: Case, expected, actual) -> str | None:
+    """An integer answer off by a whole number of some size the case names (n_embd, say): 'off by 2·C'."""
+    if not (isinstance(expected, int) and isinstance(actual, int)) or isinstance(actual, bool) or actual == expected:
+        return None
+    config = case.args[0] if case.args else None
+    C = getattr(config, "n_embd", None)
+    diff = actual - expected
+    if C and diff % C == 0:
+        return (f"your count is {diff:+,} off, which is {diff // C:+,}·C (C = n_embd = {C}): whole vectors of size C are "
+                "missing or extra (a LayerNorm, a bias, rows of an embedding table?)")
+    return None
+
+
 def transposed(case: Case, expected, actual) -> str | None:
     """The last two axes swapped: the right numbers in the wrong places."""
     pair = _first_tensor_pair(expected, actual)
@@ -404,6 +469,77 @@ def transposed(case: Case, expected, actual) -> str | None:
     if torch.allclose(a.double(), e.double().transpose(-2, -1), rtol=1e-4, atol=1e-5):
         return "your result is the right one transposed (its last two axes swapped): check which axis is which"
     return None
+
+
+# --- properties that several checks share (factories: `item` picks a tensor out of a tuple output) --------------
+
+
+def _pick(value, item):
+    return value if item is None else value[item]
+
+
+def sums_to_one(name: str = "the output", item: int | None = None) -> Callable:
+    """'{name} should sum to 1 along the last axis': a softmax over the wrong axis, or a missing renormalisation."""
+    def check(case, expected, actual):
+        e, a = _pick(expected, item).double(), _pick(actual, item).double()
+        if not torch.allclose(e.sum(-1), torch.ones_like(e.sum(-1)), atol=1e-4) or a.shape != e.shape:
+            return None
+        totals = a.sum(-1)
+        if torch.allclose(totals, torch.ones_like(totals), atol=1e-4):
+            return None
+        other = next((d for d in range(a.dim() - 1) if a.shape[d] > 1
+                      and torch.allclose(a.sum(d), torch.ones_like(a.sum(d)), atol=1e-4)), None)
+        where = f"; they sum to 1 along dim={other} instead: a softmax over the wrong axis?" if other is not None else ""
+        low, high = float(totals.min()), float(totals.max())
+        span = f"{low:.3g}" if f"{low:.3g}" == f"{high:.3g}" else f"values from {low:.3g} to {high:.3g}"
+        return f"{name} should sum to 1 along the last axis; yours sum to {span}{where}"
+    return check
+
+
+def future_hidden(name: str = "the attention weights", item: int | None = None) -> Callable:
+    """Where the reference's weights are 0 above the diagonal (a causal case), the learner's must be too."""
+    def check(case, expected, actual):
+        e, a = _pick(expected, item), _pick(actual, item)
+        T = e.shape[-1]
+        if e.shape[-2] != T or T < 2 or a.shape != e.shape:
+            return None
+        above = torch.ones(T, T, dtype=torch.bool).triu(1)
+        e_future, a_future = e[..., above].double(), a[..., above].double()
+        if e_future.abs().max() > 0:
+            return None  # this case is not causal
+        if a_future.abs().max() > 1e-6:
+            return (f"{name} above the diagonal should be 0 (a position must not see the tokens after it); "
+                    f"{int((a_future.abs() > 1e-6).sum())} of yours are not: the future is not masked")
+        below = ~torch.ones(T, T, dtype=torch.bool).triu()
+        if (e[..., below].abs() > 1e-6).any() and not (a[..., below].abs() > 1e-6).any():
+            return f"{name} below the diagonal are all 0: your mask hides the past as well"
+        return None
+    return check
+
+
+def overflows(name: str = "the output", item: int | None = None) -> Callable:
+    """NaN or inf where the reference is finite: an exp that overflowed, or a 0/0."""
+    def check(case, expected, actual):
+        e, a = _pick(expected, item), _pick(actual, item)
+        if torch.isfinite(e).all() and not torch.isfinite(a).all():
+            return (f"{name} contains {int((~torch.isfinite(a)).sum())} NaN or inf values where the reference has none: "
+                    "an exp that overflowed (subtract the maximum first?) or a division 0/0")
+        return None
+    return check
+
+
+def keeps_as_many(name: str = "the probabilities", item: int | None = None) -> Callable:
+    """A filter (top-k, top-p) keeps the wrong number of tokens: count the non-zero entries per row."""
+    def check(case, expected, actual):
+        e, a = _pick(expected, item), _pick(actual, item)
+        kept_e, kept_a = (e > 0).sum(-1), (a > 0).sum(-1)
+        if a.shape != e.shape or torch.equal(kept_e, kept_a):
+            return None
+        index = tuple(int(i) for i in (kept_e != kept_a).nonzero()[0])
+        row = f" (row {index})" if index else ""
+        return (f"{name} keep {int(kept_a[index])} tokens{row}; the reference keeps {int(kept_e[index])}: check which "
+                "tokens your filter keeps before looking at the values")
+    return check
 
 
 def evaluate(spec: CheckSpec, impl: Callable, seed: int = PUBLIC_SEED) -> Result:

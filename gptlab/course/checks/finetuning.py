@@ -5,6 +5,7 @@ Taught in: solutions/10_fine_tuning.ipynb
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -221,9 +222,12 @@ check_instruction_batch = make_check(CheckSpec(
 
 
 def lora_invoker(cls, case: Case):
-    """Build base and cls(base, r, alpha); report (starts equal to base?, output with fixed A and B, trainable names).
+    """Build base and cls(base, r, alpha); report (starts equal to base?, learns in one step?, output with fixed A and
+    B, trainable names).
 
-    A and B are then set to the case's values so the output depends on the formula, not on how A was drawn.
+    "Learns" takes one gradient step from the layer's own initial A and B and asks whether the output moved: with
+    A = B = 0 both gradients are zero and the adapter never trains, though every other number is right. A and B are
+    then set to the case's values so the output depends on the formula, not on how A was drawn.
     """
     spec = case.init
     torch.manual_seed(len(case.name))
@@ -237,11 +241,27 @@ def lora_invoker(cls, case: Case):
         if not isinstance(getattr(layer, name, None), nn.Parameter):
             raise AttributeError(f"LoRALinear needs an nn.Parameter called {name}: A of shape (r, in_features), "
                                  "B of shape (out_features, r)")
+    learns = _learns_in_one_step(layer, x)
     with torch.no_grad():
         layer.A.copy_(spec["A"])
         layer.B.copy_(spec["B"])
     trainable = tuple(sorted(name for name, p in layer.named_parameters() if p.requires_grad))
-    return starts_as_base, layer(x), trainable
+    return starts_as_base, learns, layer(x), trainable
+
+
+def _learns_in_one_step(layer: nn.Module, x: torch.Tensor) -> bool:
+    """One SGD step (lr 1) on a copy, on a fixed random objective: does the low-rank path's output move?"""
+    probe = copy.deepcopy(layer)
+    with torch.enable_grad():
+        before = probe(x)
+        weight = torch.randn(before.shape, generator=torch.Generator().manual_seed(2))
+        (before * weight).sum().backward()
+    with torch.no_grad():
+        for name in ("A", "B"):
+            parameter = getattr(probe, name)
+            if parameter.grad is not None:
+                parameter -= parameter.grad
+        return not torch.equal(probe(x), before.detach())
 
 
 def _lora_cases(seed: int) -> list[Case]:
@@ -263,6 +283,7 @@ class _LoRAMistake(nn.Module):
     """A LoRA layer with switchable mistakes; each catalog entry below switches on exactly one."""
 
     b_random = False
+    a_zero = False
     freeze = True
 
     def scaling_for(self, alpha, r):
@@ -274,7 +295,8 @@ class _LoRAMistake(nn.Module):
         if self.freeze:
             base.requires_grad_(False)
         self.scaling = self.scaling_for(alpha, r)
-        self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
+        self.A = nn.Parameter(torch.zeros(r, base.in_features) if self.a_zero else
+                              torch.randn(r, base.in_features) / math.sqrt(base.in_features))
         self.B = nn.Parameter(torch.randn(base.out_features, r) * 0.1 if self.b_random else torch.zeros(base.out_features, r))
 
     def forward(self, x):
@@ -283,6 +305,10 @@ class _LoRAMistake(nn.Module):
 
 class _BNotZero(_LoRAMistake):
     b_random = True
+
+
+class _AZeroToo(_LoRAMistake):
+    a_zero = True
 
 
 class _NoScaling(_LoRAMistake):
@@ -343,6 +369,9 @@ check_lora_linear = make_check(CheckSpec(
         Mistake("b-not-zero", _BNotZero,
                 "at the start your layer's output differs from the base layer's: B must start at zero (torch.zeros), "
                 "so that B·A = 0 and fine-tuning starts from the pretrained model"),
+        Mistake("a-zero-too", _AZeroToo,
+                "A starts at zero as well as B: then both gradients are zero (B's is A·x, A's is B·…) and one step of "
+                "training changes nothing, ever. Only B starts at zero; draw A at random"),
         Mistake("no-scaling", _NoScaling,
                 "the update is not scaled: multiply the low-rank path by alpha / r"),
         Mistake("scaling-inverted", _ScalingInverted,

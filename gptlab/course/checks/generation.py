@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gptlab import generation as generate
-from gptlab.course.checks.core import Case, CheckSpec, Mistake
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, keeps_as_many, overflows, sums_to_one
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.kv_cache import cached_step
 
@@ -166,6 +166,13 @@ def _nucleus(logits, p, *, descending=True, crossing=True, renormalise=True, sor
     return torch.softmax(logits.masked_fill(remove, float("-inf")), dim=-1)
 
 
+def _nucleus_not_mapped_back(logits, p):
+    """The nucleus kept in sorted order: the probabilities are right, but at the sorted positions, not the tokens'."""
+    sorted_probs, _ = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True)
+    kept = sorted_probs.masked_fill(sorted_probs.cumsum(-1) - sorted_probs >= p, 0.0)
+    return kept / kept.sum(-1, keepdim=True)
+
+
 def _nucleus_shifted_mask(logits, p):
     probs = torch.softmax(logits, dim=-1)
     sorted_probs, order = probs.sort(dim=-1, descending=True)
@@ -199,6 +206,9 @@ check_top_p_probs = make_check(CheckSpec(
         Mistake("not-renormalised", lambda logits, p: _nucleus(logits, p, renormalise=False),
                 "the kept probabilities must be renormalised to sum to 1: filter the logits with -inf and take the "
                 "softmax again (or divide by the kept sum)"),
+        Mistake("not-mapped-back", _nucleus_not_mapped_back,
+                "your probabilities are in sorted order: entry 0 is the most likely token's, not token 0's. Map the "
+                "decision back to vocabulary order with the sort's indices (scatter(-1, order, ...)) before returning"),
         Mistake("not-sorted", lambda logits, p: _nucleus(logits, p, sort=False),
                 "you summed the probabilities in vocabulary order: sort them from most to least likely first, "
                 "then map the decision back with the sort's indices"),
@@ -357,3 +367,31 @@ check_cached_step = make_check(CheckSpec(
         "y = F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(T, T_past + T, dtype=torch.bool).tril(T_past))",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+check_temperature_softmax.spec.properties += [overflows("the probabilities"), sums_to_one("each row of probabilities")]
+check_temperature_softmax.spec.combined += [
+    lambda logits, T: torch.softmax(logits * T, dim=0),                           # multiplied + the wrong axis
+    lambda logits, T: torch.exp(logits / T) / torch.exp(logits / T).sum(-1, keepdim=True) / T,  # no max + divided
+]
+
+
+def _top_k_k_plus_one_not_renormalised(logits, k):
+    probs = torch.softmax(logits, dim=-1)
+    return probs.masked_fill(probs < torch.topk(probs, k + 1, dim=-1).values[..., -1:], 0.0)
+
+
+def _top_k_strictly_above_not_renormalised(logits, k):
+    probs = torch.softmax(logits, dim=-1)
+    return probs.masked_fill(probs <= torch.topk(probs, k, dim=-1).values[..., -1:], 0.0)
+
+
+check_top_k_probs.spec.properties += [keeps_as_many(), sums_to_one("each row of probabilities")]
+check_top_k_probs.spec.combined += [_top_k_k_plus_one_not_renormalised, _top_k_strictly_above_not_renormalised]
+
+check_top_p_probs.spec.properties += [keeps_as_many(), sums_to_one("each row of probabilities")]
+check_top_p_probs.spec.combined += [
+    lambda logits, p: _nucleus(logits, p, crossing=False, renormalise=False),  # drops the crossing token, not renormalised
+    lambda logits, p: _nucleus(logits, p, descending=False, sort=True, crossing=False),  # ascending, crossing dropped
+]

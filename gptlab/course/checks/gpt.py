@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, count_off_by, module_invoker
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.model import GPT, PRESETS, GPTConfig, count_parameters
 
@@ -174,14 +174,15 @@ def _formula(counter):
                                   1 if config.bias else 0, config.tie_weights)
 
 
-def _pieces(V, P, C, L, b, tied, head_twice=False, no_positions=False, no_bias=False, no_norms=False, mlp_width=4, attn_matrices=4):
+def _pieces(V, P, C, L, b, tied, head_twice=False, no_positions=False, no_bias=False, no_norms=False, mlp_width=4, attn_matrices=4,
+            no_ln_f=False):
     bb = 0 if no_bias else b
     norm = 0 if no_norms else C + bb * C
     attention = (attn_matrices - 1) * C * C + bb * 3 * C + C * C + bb * C if attn_matrices != 4 else 4 * C * C + bb * 4 * C
     mlp = 2 * mlp_width * C * C + bb * (mlp_width * C + C)
     embeddings = V * C + (0 if no_positions else P * C)
     head = V * C if (head_twice or not tied) else 0
-    return embeddings + L * (2 * norm + attention + mlp) + norm + head
+    return embeddings + L * (2 * norm + attention + mlp) + (0 if no_ln_f else norm) + head
 
 
 check_count_parameters = make_check(CheckSpec(
@@ -197,6 +198,9 @@ check_count_parameters = make_check(CheckSpec(
                 "the biases are missing: with bias=True every Linear and LayerNorm has one (c_attn's is 3C, c_fc's is 4C)"),
         Mistake("no-layernorms", _formula(lambda *a: _pieces(*a, no_norms=True)),
                 "the LayerNorms are missing: ln_1 and ln_2 in every block and ln_f at the end, each a weight (and a bias) of size C"),
+        Mistake("no-final-layernorm", _formula(lambda *a: _pieces(*a, no_ln_f=True)),
+                "you are 2·C short (C without biases): the final LayerNorm ln_f, after the last block and before the "
+                "output layer, has a weight and a bias of size C"),
         Mistake("mlp-2x-wide", _formula(lambda *a: _pieces(*a, mlp_width=2)),
                 "the MLP widens to 4·C, not 2·C: c_fc is C × 4C and c_proj is 4C × C"),
         Mistake("only-one-attention-projection", _formula(lambda *a: _pieces(*a, attn_matrices=2)),
@@ -300,3 +304,11 @@ check_gpt = make_check(CheckSpec(
     ],
     aliases=("gpt_model",),
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+check_count_parameters.spec.properties += [count_off_by]
+check_count_parameters.spec.combined += [
+    _formula(lambda *a: _pieces(*a, no_ln_f=True, no_positions=True)),
+    _formula(lambda *a: _pieces(*a, no_bias=True, head_twice=True)),
+]

@@ -61,6 +61,12 @@ def _multiplied_frequency(T, d):
     return _interleave(torch.sin(a), torch.cos(a))
 
 
+def _seed_formula(T, d):
+    """The seed article's pos(i) = sin((2i - 1)·d / 10000) + cos(2i·d / 10000): one number per position, in every column."""
+    i = torch.arange(T, dtype=torch.float32)
+    return (torch.sin((2 * i - 1) * d / 10000) + torch.cos(2 * i * d / 10000))[:, None].repeat(1, d)
+
+
 def _classic_exp_log(T, d):
     position = torch.arange(T).unsqueeze(1).float()
     div_term = torch.exp(torch.arange(0, d, 2).float() * (-math.log(10000.0) / d))
@@ -96,6 +102,10 @@ check_sinusoidal_positions = make_check(CheckSpec(
                 "PE[:, 0::2] = sin, PE[:, 1::2] = cos"),
         Mistake("frequency-multiplied", _multiplied_frequency,
                 "divide the position by 10000^(2i/d); you multiplied, so later columns spin faster instead of slower"),
+        Mistake("seed-formula", _seed_formula,
+                "this is the seed article's sin((2i-1)·d/10000) + cos(2i·d/10000): one number per position, the same in "
+                "every column, so the column index is gone (a LayerNorm would even erase it). Each column j has its own "
+                "frequency: PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d))"),
     ],
     variants=[_classic_exp_log, _loops],
     hints=[
@@ -172,3 +182,29 @@ check_input_embedding = make_check(CheckSpec(
         "Key line: return wte[idx] + wpe[torch.arange(idx.shape[-1])]",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _first_row(case, expected, actual):
+    """Position 0 has every angle 0: sin(0) = 0 in the even columns, cos(0) = 1 in the odd ones."""
+    if actual.shape != expected.shape or torch.allclose(actual[0].double(), expected[0].double(), atol=1e-5):
+        return None
+    shown = ", ".join(f"{float(v):.3g}" for v in actual[0, :6])
+    return (f"row 0 (position 0) should read 0, 1, 0, 1, …: sin(0) = 0 in the even columns and cos(0) = 1 in the odd "
+            f"ones; yours starts {shown}")
+
+
+def _in_range(case, expected, actual):
+    largest = float(actual.abs().max())
+    if largest > 1 + 1e-5:
+        return f"your values reach {largest:.3g}; each entry is one sin or one cos, so it lies in [-1, 1]"
+    return None
+
+
+check_sinusoidal_positions.spec.properties += [_in_range, _first_row]
+check_sinusoidal_positions.spec.combined += [
+    lambda T, d: _interleave(*reversed([f(_angles(T, d, torch.arange(d // 2) / d)) for f in (torch.sin, torch.cos)])),
+    lambda T, d: torch.cat([f(torch.arange(T, dtype=torch.float32)[:, None] * 10000 ** (torch.arange(0, d, 2) / d))
+                            for f in (torch.sin, torch.cos)], dim=-1),  # concatenated + the frequency multiplied
+]

@@ -136,6 +136,10 @@ def _sum_over_time(logits, idx):
     return per_token.view(idx.shape[0], -1).sum(dim=1).mean()
 
 
+def _three_d_logits(logits, idx):
+    return F.cross_entropy(logits[:, :-1], idx[:, 1:])  # (B, T-1, V): F reads dim 1 (T-1) as the classes
+
+
 def _log_softmax_gather(logits, idx):
     log_probs = logits[:, :-1].log_softmax(dim=-1)  # (B, T-1, V)
     return -log_probs.gather(-1, idx[:, 1:, None]).mean()
@@ -158,6 +162,10 @@ check_next_token_loss = make_check(CheckSpec(
         Mistake("wrong-reshape", _transposed_reshape,
                 "the logits and targets are flattened in different orders, so predictions meet the wrong targets; "
                 "flatten both (B, T) axes the same way: logits[:, :-1].reshape(-1, V) with idx[:, 1:].reshape(-1)"),
+        Mistake("logits-3d", _three_d_logits,
+                "F.cross_entropy was given 3-D logits (B, T-1, V): it reads dim 1 as the classes, so it took the T-1 "
+                "positions for the vocabulary (and wants targets of shape (B, V)). Flatten to (N, V) and (N,): "
+                "logits[:, :-1].reshape(-1, V), idx[:, 1:].reshape(-1) (or put V on dim 1 with transpose(1, 2))"),
         Mistake("mean-over-the-wrong-axis", _sum_over_time,
                 "average over every predicted token (batch and positions); you summed over the positions and "
                 "averaged only over the batch"),
