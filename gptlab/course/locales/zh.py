@@ -25,6 +25,7 @@ MESSAGES: dict[str, str] = {
     'hint.offline': '{exercise} 共有 {total} 条提示，一次一条。点按钮（在 JupyterLab 中运行本单元格），或调用 hint({exercise!r})。',
     'stub': '{exercise}：在这里写你的代码',
     'course.changed': '你复制第 {lesson} 课之后，课程改动了它（你的副本：课程 {old}；现在：{new}）。`gptlab reset {lesson}` 会换上新版本，并把你的版本留作备份。',
+    'check.untrainable': '你的输出是对的，但 {names} 得不到梯度，所以训练永远不会改变它们（是否用了 .detach()、.data、torch.no_grad()，或把本该是 nn.Parameter 的东西放进了 buffer？）',
     'banner': '难度 {stars} · 约 {minutes} 分钟 · {points} 分',
     'parts.line': '⚙ {model}：你的部件：{mine}；参考实现的部件：{reference}。',
     'parts.none': '无',
@@ -39,6 +40,7 @@ MESSAGES: dict[str, str] = {
 }
 
 EXERCISES: dict[str, tuple[str, str]] = {
+    'sinusoidal_positions.mistake.seed-formula': ('db8c3c40', '这是种子文章的 sin((2i-1)·d/10000) + cos(2i·d/10000)：每个位置只有一个数，每一列都相同，列下标不见了（LayerNorm 甚至会把它抹掉）。每一列 j 有自己的频率：PE[pos, 2i] = sin(pos / 10000^(2i/d))，PE[pos, 2i+1] = cos(pos / 10000^(2i/d))'),
     'softmax.mistake.no-max-subtraction': ('efb994c9', '对 1000 这样大的 logit，exp 会溢出成 inf，结果变成 NaN：先减去每一行的最大值（它会在分子分母间抵消，结果不变）'),
     'softmax.mistake.wrong-axis-first': ('730d6aa1', '输出的每一行之和应为 1；你的是沿错误的轴求和（对 dim=0 做了 softmax？）；请用 dim=-1，即最后一个轴'),
     'softmax.mistake.wrong-axis-dim-1': ('42d35683', 'dim=1 只有对矩阵才是最后一个轴：有两个批维度 (2, 3, 4) 时它归一化了错误的轴，而向量根本没有第 1 维；请用 dim=-1'),
