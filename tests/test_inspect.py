@@ -285,8 +285,12 @@ def test_explorer_redraws_when_a_slider_moves_and_reports_bad_text_in_the_widget
     assert "showing its first 24 tokens" in explorer.message.value and explorer.capture.T == 24
     explorer.text.value = "the dog"
     assert explorer.message.value == "" and explorer.capture.T == len(tokenizer.encode("the dog"))
-    bundle = explorer._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle and "static picture" in bundle["text/plain"]
+    from gptlab.viz.live import LiveView
+
+    view = LiveView(explorer.widget, note="a snapshot", picture=explorer.picture())  # what displaying it shows
+    fallback = view.fallback_html()
+    assert f"gptlab-fallback-{view.id}" in fallback and "data:image/png;base64," in fallback
+    assert f".gptlab-live-{view.id}" in view.hider().value  # the live widget's style hides exactly this fallback
     import matplotlib.pyplot as plt
 
     plt.close("all")

@@ -375,9 +375,19 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
 def _same_failure(mistake: Outcome, actual: Outcome, spec: CheckSpec) -> bool:
     """A catalog mistake explains an outcome when it gives the same value, or raises the same error with the same
     message: an unrelated bug that merely raises the same type must not get the catalog's hint."""
-    if mistake.raised and actual.raised and mistake.error_message != actual.error_message:
+    if mistake.raised and actual.raised and not _similar_messages(mistake.error_message, actual.error_message):
         return False
     return outcomes_match(mistake, actual, spec.atol, spec.rtol)
+
+
+def _similar_messages(a: str, b: str) -> bool:
+    """The same error in other words: equal once numbers are masked, or nearly so ("bytes must be in range(0, 256)"
+    from bytes(), "byte must be …" from bytearray()); an unrelated error of the same type reads differently."""
+    import difflib
+    import re
+
+    a, b = (re.sub(r"\d+", "#", m) for m in (a, b))
+    return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.85
 
 
 def _raised(spec: CheckSpec, got: Outcome) -> str:
