@@ -243,3 +243,17 @@ def test_full_loss_is_the_mean_over_non_overlapping_windows(make_gpt):
     assert full_loss(model, ids, batch_size=2) == pytest.approx(sum(losses) / 3, rel=1e-5)
     with pytest.raises(ValueError, match="fewer than one window"):
         full_loss(model, ids[:T])
+
+
+def test_validation_bits_per_byte_is_the_whole_text_loss_per_byte(make_gpt, tiny_tokenizer, monkeypatch):
+    import math
+
+    import gptlab.training.recipes as recipes
+    from gptlab.training.evaluate import full_loss, validation_bits_per_byte
+
+    model = make_gpt(dict(vocab_size=tiny_tokenizer.vocab_size), eval=True)
+    ids = torch.tensor(tiny_tokenizer.encode("But soft, what light through yonder window breaks? " * 8))
+    monkeypatch.setattr(recipes, "prepare_validation", lambda recipe, tokenizer: ids)
+    n_bytes = len(tiny_tokenizer.decode(ids.tolist()).encode("utf-8"))
+    want = full_loss(model, ids) * (len(ids) - 1) / n_bytes / math.log(2)
+    assert validation_bits_per_byte(model, tiny_tokenizer) == pytest.approx(want)

@@ -69,6 +69,12 @@ def convert_gpt2_state_dict(hf: dict[str, torch.Tensor], expected: dict[str, tor
         if ours.endswith(CONV1D_WEIGHTS):
             tensor = tensor.t()
         state[ours] = tensor
+    return check_state(state, expected, source)
+
+
+def check_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], source: Path) -> dict[str, torch.Tensor]:
+    """`state` (renamed to gptlab's names) with a tied lm_head filled in, or CheckpointError naming the first tensor
+    that is missing, has the wrong shape, or does not belong to the model. Both Hugging Face loaders use it."""
     if "lm_head.weight" not in state and "transformer.wte.weight" in state:
         state["lm_head.weight"] = state["transformer.wte.weight"]  # tied: saved once
     for name, want in expected.items():

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gptlab.data.batches import is_integer_dtype
-from gptlab.nn.gpt2 import CheckpointError, read_weights
+from gptlab.nn.gpt2 import CheckpointError, check_state, read_weights
 from gptlab.nn.layers import LayerNorm
 from gptlab.nn.modern import ModernBlock, RMSNorm, swiglu_hidden
 
@@ -132,19 +132,8 @@ class ModernGPT(nn.Module):
         path = Path(path)
         model = cls(read_llama_config(path))
         hf, source = read_weights(path)
-        state = {rename_llama(name): tensor for name, tensor in hf.items()}
-        if "lm_head.weight" not in state:
-            state["lm_head.weight"] = state.get("transformer.wte.weight")  # tied: saved once
         expected = model.state_dict()
-        for name, want in expected.items():
-            if state.get(name) is None:
-                raise CheckpointError(f"{source} has no tensor for {name}")
-            if tuple(state[name].shape) != tuple(want.shape):
-                raise CheckpointError(f"{source}: tensor {name} has shape {tuple(state[name].shape)}, the config needs "
-                                      f"{tuple(want.shape)}")
-        unexpected = sorted(set(state) - set(expected))
-        if unexpected:
-            raise CheckpointError(f"{source} holds tensors this model does not have: {unexpected[:5]}")
+        state = check_state({rename_llama(name): tensor for name, tensor in hf.items()}, expected, source)
         with torch.no_grad():
             model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
         return model.eval()
