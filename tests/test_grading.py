@@ -129,7 +129,10 @@ def hostile_sources(tmp: Path, subs: Path, out: Path) -> dict[str, str]:
         "sys_exit": f"import sys\ndef {name}(*args, **kwargs):\n    sys.exit(3)\n",
         "os_exit": "import os\nos._exit(7)\n" + GOOD,
         "segfault": "import ctypes\nctypes.string_at(0)\n" + GOOD,
-        "memory_hog": "blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 2**20))\n" + GOOD,
+        # bytes(n) is calloc'd, so the address-space limit is reached with no pages touched: the hog needs no CPU
+        # time, and still ends in MemoryError while a fork bomb in the same batch spins
+        "memory_hog": "blocks = []\nwhile True:\n    blocks.append(bytes(64 * 2**20))\n" + GOOD,
+        "niceness": "import os\nraise ValueError(f'runs at niceness {os.nice(0)}')\n",  # the lowest CPU priority
         "fork_bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n" + GOOD,
         "huge_output": "for _ in range(200_000):\n    print('x' * 10_000)\n" + GOOD,  # 2 GB of print()
         "deleter": (f"import os, shutil, gptlab.nn.layers\nshutil.rmtree({str(subs)!r}, ignore_errors=True)\n"
@@ -222,6 +225,7 @@ def test_skipped_and_wrong_get_zero_and_the_catalog_hint(corpus):
     ("os_exit", "error", "exit with status 7"),
     ("segfault", "error", "segmentation fault"),
     ("memory_hog", "error", "MemoryError"),
+    ("niceness", "error", "runs at niceness 19"),
     ("binds_reference", "failed", "the course's own implementation"),
     ("binds_via_spec", "failed", "the course's own implementation"),
     ("wraps_reference", "failed", "calls the course's reference"),

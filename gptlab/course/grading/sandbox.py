@@ -4,7 +4,8 @@ Per run: a fresh temporary folder as working directory and HOME; a new session a
 (killed as a group); when the system allows it (`unshare`), a new network namespace (no network) and
 a new PID namespace (when the sandbox's first process dies, the kernel kills every process it
 started, even ones that left the process group); rlimits on address space, file size, open files and
-core dumps; and, when the grader runs as root, the worker drops to an unprivileged user (65534,
+core dumps; the lowest CPU priority (nice 19), so a submission that spins (a fork bomb, an endless loop)
+slows the grader's other work, notebooks and tests little; and, when the grader runs as root, the worker drops to an unprivileged user (65534,
 "nobody", by default) with a small RLIMIT_NPROC before any learner code runs (root ignores
 RLIMIT_NPROC). A wall-clock timeout applies per exercise cell. Nothing comes back but JSON and
 safetensors files, read here with size caps and without following symlinks.
@@ -39,6 +40,7 @@ class Limits:
     file_size_mb: int = 256  # RLIMIT_FSIZE: any file the sandbox writes, its stdout included
     max_output: int = 65536  # characters of print() output kept; the rest is dropped inside the child
     open_files: int = 256
+    nice: int = 19  # CPU priority of the sandbox, 0 (normal) to 19 (lowest)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class Sandbox:
         return {"sys_path": path, "seeds": self.seeds, "lessons": self.lessons, "out_dir": str(self.dir),
                 "drop_to": list(self.isolation.drop_to) if self.isolation.drop_to else None,
                 "nproc": None if os.geteuid() == 0 and not self.isolation.drop_to else nproc,
-                "max_output": limits.max_output,
+                "max_output": limits.max_output, "nice": limits.nice,
                 "rlimits": {"AS": limits.memory_mb * 2**20, "FSIZE": limits.file_size_mb * 2**20, "CORE": 0,
                             "NOFILE": limits.open_files}}
 

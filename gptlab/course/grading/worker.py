@@ -65,6 +65,8 @@ def main(job: dict | None = None) -> None:
             handle.write(json.dumps(event) + "\n")
 
     try:
+        if job.get("nice"):
+            os.nice(int(job["nice"]))  # only ever lower: an unprivileged process cannot raise it back
         _apply_rlimits(job)
         prepared = _trusted_phase(job)
     except BaseException as error:  # the course or the environment is broken, not the learner
