@@ -4,11 +4,12 @@ Per run: a fresh temporary folder as working directory and HOME; a new session a
 (killed as a group); when the system allows it (`unshare`), a new network namespace (no network) and
 a new PID namespace (when the sandbox's first process dies, the kernel kills every process it
 started, even ones that left the process group); rlimits on address space, file size, open files and
-core dumps; the lowest CPU priority (nice 19), so a submission that spins (a fork bomb, an endless loop)
-slows the grader's other work, notebooks and tests little; and, when the grader runs as root, the worker drops to an unprivileged user (65534,
-"nobody", by default) with a small RLIMIT_NPROC before any learner code runs (root ignores
-RLIMIT_NPROC). A wall-clock timeout applies per exercise cell. Nothing comes back but JSON and
-safetensors files, read here with size caps and without following symlinks.
+core dumps; the lowest CPU priority (nice 19), so a submission that spins (a fork bomb, an endless
+loop) slows the grader's other work, notebooks and tests little; and, when the grader runs as root, the
+worker drops to an unprivileged user (65534, "nobody", by default) with a small RLIMIT_NPROC before
+any learner code runs (root ignores RLIMIT_NPROC). A wall-clock timeout applies per exercise cell.
+Nothing comes back but JSON and safetensors files, read here with size caps and without following
+symlinks.
 """
 
 from __future__ import annotations
