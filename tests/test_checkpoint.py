@@ -275,3 +275,69 @@ def test_atomic_writes_give_ordinary_permissions_not_mkstemps_private_ones(tmp_p
         assert (tmp_path / "kept.txt").stat().st_mode & 0o777 == 0o640 and (tmp_path / "kept.txt").read_text() == "new"
     finally:
         os.umask(old)
+
+
+# --- lesson 14's ModernGPT: the same file format, the class recorded in the header ------------------------------
+
+MODERN = dict(vocab_size=300, block_size=16, n_layer=2, n_head=4, n_kv_head=2, n_embd=32)
+
+
+def modern(seed: int = 0, **change):
+    from gptlab.nn.modern_model import ModernConfig, ModernGPT
+
+    torch.manual_seed(seed)
+    return ModernGPT(ModernConfig(**{**MODERN, **change}))
+
+
+@pytest.mark.parametrize("change", [{}, dict(tie_weights=False), dict(rope=False, norm="layer", mlp="gelu"),
+                                    dict(n_kv_head=1, rope_base=500000.0)],
+                         ids=["gqa-tied", "untied", "gpt2-parts", "mqa-base"])
+def test_a_modern_gpt_round_trips_as_its_own_class(tmp_path, tokenizer, change):
+    from gptlab.nn.modern_model import ModernGPT
+
+    model = modern(**change).eval()
+    path = save_checkpoint(tmp_path / "modern.safetensors", model, tokenizer=tokenizer, step=7)
+    ckpt = load_checkpoint(path)
+    assert ckpt.architecture == "ModernGPT" and ckpt.config == model.config and ckpt.step == 7
+    rebuilt, tok = load_model(path)
+    assert type(rebuilt) is ModernGPT and tok is not None
+    x = torch.randint(0, 300, (2, 16))
+    assert torch.equal(rebuilt(x)[0], model(x)[0])
+    assert (rebuilt.lm_head.weight is rebuilt.transformer.wte.weight) == model.config.tie_weights
+    assert ("lm_head.weight" in ckpt.model_state) == (not model.config.tie_weights)  # tied: stored once
+
+
+def test_a_modern_gpt_resumes_training_exactly_and_loads_by_path(tmp_path, data, tokenizer):
+    from gptlab.io import load
+
+    train_ids, val_ids = data
+    straight = train(modern(), train_ids, val_ids, config())
+    path = tmp_path / "modern-run.safetensors"
+    train(modern(), train_ids, val_ids, config(stop_at=5, checkpoint_path=str(path)), tokenizer=tokenizer)
+    resumed = train(modern(seed=99), train_ids, val_ids, config(checkpoint_path=str(path)), resume=path)
+    assert resumed.losses == straight.losses and resumed.val_losses == straight.val_losses
+    model, tok = load(str(path))
+    assert type(model).__name__ == "ModernGPT" and tok.encode(TEXT[:40]) == tokenizer.encode(TEXT[:40])
+
+
+def test_a_checkpoint_from_before_the_class_was_recorded_loads_as_a_gpt(make_gpt, tmp_path):
+    """Files written before ModernGPT have no "architecture" in their header: they hold a GPT."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    model = make_gpt(TINY).eval()
+    path = save_checkpoint(tmp_path / "old.safetensors", model)
+    with safe_open(str(path), framework="pt") as handle:
+        header, tensors = handle.metadata(), {name: handle.get_tensor(name) for name in handle.keys()}
+    meta = json.loads(header["gptlab"])
+    assert meta.pop("architecture") == "GPT"
+    save_file(tensors, path, metadata={**header, "gptlab": json.dumps(meta)})
+    rebuilt, _ = load_model(path)
+    x = torch.randint(0, 300, (1, 16))
+    assert type(rebuilt) is GPT and torch.equal(rebuilt(x)[0], model(x)[0])
+    meta["architecture"] = "Mamba"
+    save_file(tensors, path, metadata={**header, "gptlab": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match=r"old\.safetensors holds a 'Mamba'.*knows GPT, ModernGPT"):
+        load_checkpoint(path)

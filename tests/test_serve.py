@@ -356,6 +356,25 @@ def test_serving_a_checkpoint_and_a_gpt2_directory(model, tokenizer, tmp_path):
         load_for_serving(str(tmp_path / "nothing-here"))
 
 
+def test_a_modern_gpt_checkpoint_is_served_and_answers_as_the_library_generates(tokenizer, tmp_path):
+    """Lesson 14's ModernGPT saved as a checkpoint: served by file name, greedy text equal to generate()'s."""
+    from gptlab.io.checkpoint import save_checkpoint
+    from gptlab.nn.modern_model import ModernConfig, ModernGPT
+    from gptlab.serve import load_for_serving
+
+    torch.manual_seed(0)
+    model = ModernGPT(ModernConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=2, n_head=4, n_kv_head=2,
+                                   n_embd=32)).eval()
+    save_checkpoint(tmp_path / "modern.safetensors", model, tokenizer=tokenizer)
+    loaded, tok, name = load_for_serving(str(tmp_path / "modern.safetensors"))
+    assert type(loaded) is ModernGPT and name == "modern"
+    [expected] = generate(model, "ROMEO: But soft", max_tokens=12, temperature=0, tokenizer=tokenizer)
+    with BackgroundServer(create_app(loaded, tok, name)) as running, \
+            OpenAI(base_url=running.base_url, api_key="-", max_retries=0, timeout=30) as client:
+        response = client.completions.create(model=name, prompt="ROMEO: But soft", max_tokens=12, temperature=0)
+    assert response.choices[0].text == expected.text and response.usage.completion_tokens == 12
+
+
 def test_the_cli_refuses_a_public_address_without_a_key(capsys):
     from gptlab.serve.cli import main
 

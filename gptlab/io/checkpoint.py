@@ -2,7 +2,7 @@
 
 A checkpoint holds everything needed to pick training up exactly where it stopped:
 
-* the model's weights and its GPTConfig,
+* the model's weights, its class (GPT, or lesson 14's ModernGPT) and its config,
 * the tokenizer (its GPT-2 vocab.json and merges.txt, as text),
 * the optimizer's state (AdamW's moments), the step, and the random-number generators' states,
 * the TrainConfig and the loss history so far.
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -76,7 +77,7 @@ def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
 class Checkpoint:
     """What a checkpoint file holds, as Python objects (see load_checkpoint)."""
 
-    config: Any  # GPTConfig
+    config: Any  # GPTConfig, or ModernConfig for a ModernGPT (see architecture)
     model_state: dict[str, torch.Tensor]
     step: int = 0
     tokenizer: Any = None  # BPETokenizer, or None if none was saved
@@ -86,12 +87,12 @@ class Checkpoint:
     history: dict | None = None
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
+    architecture: str = "GPT"  # the model class's name, a key of ARCHITECTURES
 
     def build_model(self, device: torch.device | str | None = None):
-        """A new GPT with this checkpoint's config and weights (float32, eval mode), on `device` (default CPU)."""
-        from gptlab.nn.model import GPT
-
-        model = GPT(self.config)
+        """A new model of this checkpoint's class (GPT or ModernGPT), config and weights (float32, eval mode), on
+        `device` (default CPU)."""
+        model = _model_class(self.architecture, self.path)(self.config)
         self.restore_model(model)
         model.eval()
         return model.to(device) if device is not None else model
@@ -133,6 +134,29 @@ class Checkpoint:
             optimizer.load_state_dict({"state": saved["state"], "param_groups": groups})
         except (ValueError, KeyError, RuntimeError) as error:
             raise CheckpointError(f"{self.path or 'checkpoint'}: its optimizer state does not fit this optimizer ({error})") from None
+
+
+# ----- the model classes a checkpoint may hold -----------------------------------------------------------
+
+# Name recorded in the file -> (module, class). Checkpoints written before ModernGPT record no name: a GPT.
+ARCHITECTURES = {"GPT": ("gptlab.nn.model", "GPT"), "ModernGPT": ("gptlab.nn.modern_model", "ModernGPT")}
+
+
+def _model_class(name: str, path: Path | None = None) -> type:
+    if name not in ARCHITECTURES:
+        raise CheckpointError(f"{path or 'checkpoint'} holds a {name!r}, which this gptlab cannot build "
+                              f"(it knows {', '.join(ARCHITECTURES)}); upgrade gptlab")
+    module, attribute = ARCHITECTURES[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _architecture_of(config) -> str:
+    """By the config's class, not the model's: a learner's own GPT (lesson 06) has GPT's config and names."""
+    for name in ARCHITECTURES:
+        if type(config) is _model_class(name).config_class:
+            return name
+    raise TypeError(f"save_checkpoint stores models configured by {' or '.join(ARCHITECTURES)}'s config class; got a "
+                    f"{type(config).__name__}")
 
 
 # ----- saving ---------------------------------------------------------------------------------------
@@ -210,6 +234,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, *, tokenizer=None,
     meta = {
         "format": FORMAT,
         "version": VERSION,
+        "architecture": _architecture_of(config),
         "config": _jsonable(config),
         "step": int(step),
         "tokenizer": _tokenizer_files(tokenizer),
@@ -286,8 +311,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path} is truncated or corrupt ({type(error).__name__}: {error})") from None
     if _tensor_digest(tensors) != meta.get("tensors_sha256"):
         raise CheckpointError(f"{path} is corrupt: its tensors do not match the SHA-256 recorded when it was saved")
+    architecture = meta.get("architecture", "GPT")
     try:
-        config = config_from_dict(meta["config"])
+        config = config_from_dict(meta["config"], _model_class(architecture, path).config_class)
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path} has an invalid model config ({error})") from None
     model_state, rng_state = {}, {}
@@ -306,11 +332,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(config=config, model_state=model_state, step=int(meta.get("step", 0)),
                       tokenizer=_tokenizer_from_files(path, meta.get("tokenizer") or {}), optimizer_state=optimizer_state,
                       rng_state=rng_state, train_config=meta.get("train_config"), history=meta.get("history"),
-                      metadata=meta.get("metadata") or {}, path=path)
+                      metadata=meta.get("metadata") or {}, path=path, architecture=architecture)
 
 
 def load_model(path: str | Path, device: torch.device | str | None = None):
-    """(model, tokenizer) from a checkpoint file: a float32 GPT in eval mode, and its BPETokenizer (or None)."""
+    """(model, tokenizer) from a checkpoint file: a float32 GPT (or ModernGPT) in eval mode, and its BPETokenizer
+    (or None)."""
     checkpoint = load_checkpoint(path)
     return checkpoint.build_model(device), checkpoint.tokenizer
 

@@ -161,10 +161,11 @@ def count_parameters(config: GPTConfig) -> int:
     return embeddings + L * block + layer_norm + head
 
 
-def config_from_dict(values: dict) -> GPTConfig:
-    known = {f.name for f in fields(GPTConfig)}
+def config_from_dict(values: dict, config_class: type = GPTConfig):
+    """A config_class (GPTConfig, or any dataclass config such as ModernConfig) from its fields as a dict."""
+    known = {f.name for f in fields(config_class)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(f"unknown GPTConfig fields {sorted(unknown)}; known: {sorted(known)}")
-    return GPTConfig(**values)
+        raise ValueError(f"unknown {config_class.__name__} fields {sorted(unknown)}; known: {sorted(known)}")
+    return config_class(**values)
 
