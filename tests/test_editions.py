@@ -178,6 +178,30 @@ def test_a_wrong_answer_in_the_chinese_edition_gets_its_hint_in_chinese(chinese,
     assert "subtract each row's maximum" in capsys.readouterr().out
 
 
+
+def test_a_wrong_answer_in_the_chinese_lesson_14_gets_its_hint_in_chinese(chinese, capsys):
+    import torch.nn.functional as F
+
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.modern import check_gqa_attention
+    from gptlab.course.checks.notebook import _hints_shown
+    from gptlab.nn.modern import apply_rope
+
+    def repeats_the_stack(q, k, v, base=10000.0):  # k0 k1 k0 k1: query head 1 reads kv head 1
+        groups = q.shape[1] // k.shape[1]
+        q, k = apply_rope(q, base), apply_rope(k, base)
+        return F.scaled_dot_product_attention(q, k.repeat(1, groups, 1, 1), v.repeat(1, groups, 1, 1), is_causal=True)
+
+    check_gqa_attention(repeats_the_stack, fallback=True)
+    out = capsys.readouterr().out
+    assert "把每个头原地重复（k0 k0 k1 k1）" in out and "改用参考实现" in out
+    _hints_shown.pop("gqa_attention", None)
+    hint("gqa_attention")
+    assert "gqa_attention 的提示 1/3：三步：按位置旋转 q 和 k" in capsys.readouterr().out
+    set_language(None)
+    check_gqa_attention(repeats_the_stack, fallback=True)
+    assert "repeat each head in place (k0 k0 k1 k1)" in capsys.readouterr().out
+
 def test_the_environment_variable_chooses_the_language(monkeypatch):
     monkeypatch.setenv("GPTLAB_LANG", "zh_CN")
     assert say("check.not_implemented") == "尚未实现"
