@@ -280,6 +280,24 @@ def test_a_module_whose_parameter_gets_no_gradient_fails_naming_it():
     assert "weight get no gradient" in result.message and "raised" not in result.message
 
 
+def test_a_head_whose_projection_gets_no_gradient_fails_naming_it():
+    """Right outputs from a frozen value projection (or query, or key) must not pass: the head could never learn it."""
+    from gptlab.nn.attention import Head, scaled_dot_product_attention
+
+    def frozen(name):
+        class Frozen(Head):
+            def forward(self, x):
+                q, k, v = (x @ (layer.weight.detach() if part == name else layer.weight).T
+                           for part, layer in (("query", self.query), ("key", self.key), ("value", self.value)))
+                return scaled_dot_product_attention(q, k, v, causal=True)[0]
+        return Frozen
+
+    assert evaluate(SPECS["head"], Head).passed
+    for name in ("query", "key", "value"):
+        result = evaluate(SPECS["head"], frozen(name))
+        assert result.status == "failed" and f"{name}.weight get no gradient" in result.message, result.message
+
+
 def test_a_raised_catalog_mistake_needs_the_same_error_message():
     """cross_entropy on 3-D logits raises on most cases; another bug raising the same type must not get its hint."""
     def other_runtime_error(logits, idx):

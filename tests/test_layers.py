@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptlab.nn.attention import CausalSelfAttention, MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from gptlab.nn.attention import CausalSelfAttention, Head, MultiHeadAttention, causal_mask, scaled_dot_product_attention
 from gptlab.nn.layers import MLP, Block, LayerNorm, gelu, input_embedding, sinusoidal_positions, softmax
 
 torch.manual_seed(0)
@@ -86,6 +86,28 @@ def test_causal_self_attention_matches_torch_multihead_attention():
     y, weights = module(x, return_weights=True)
     torch.testing.assert_close(y, module(x), atol=1e-6, rtol=1e-5)
     assert weights.shape == (3, 4, 7, 7)
+
+
+def test_head_is_causal_attention_on_its_projections_and_n_heads_are_one_c_attn():
+    """Lesson 03's Head equals torch's attention on its own q, k, v; lesson 04's claim: h heads side by side are
+    CausalSelfAttention with their weights stacked in c_attn (no bias, c_proj the identity), same weight count."""
+    torch.manual_seed(0)
+    C, nh = 12, 3
+    heads = [Head(C, C // nh) for _ in range(nh)]
+    x = torch.randn(2, 5, C)
+    h = heads[0]
+    expected = F.scaled_dot_product_attention(h.query(x), h.key(x), h.value(x), is_causal=True)
+    out, weights = h(x, return_weights=True)
+    assert out.shape == (2, 5, C // nh) and torch.allclose(h(x), expected, atol=1e-6)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 5)) and (weights[:, 0, 1:] == 0).all()
+    fused = CausalSelfAttention(C, nh)
+    with torch.no_grad():
+        fused.c_attn.weight.copy_(torch.cat([torch.cat([getattr(h, p).weight for h in heads]) for p in ("query", "key", "value")]))
+        fused.c_attn.bias.zero_()
+        fused.c_proj.weight.copy_(torch.eye(C))
+        fused.c_proj.bias.zero_()
+        assert torch.allclose(fused(x), torch.cat([h(x) for h in heads], -1), atol=1e-6)
+    assert sum(p.numel() for h in heads for p in h.parameters()) == fused.c_attn.weight.numel() == 3 * C * C
 
 
 def test_padding_mask_and_cross_attention_match_torch():

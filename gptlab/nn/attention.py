@@ -70,6 +70,29 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     return weights @ v, weights  # (..., T_q, d_v)
 
 
+class Head(nn.Module):
+    """One causal attention head with its own query, key and value projections (no biases, as in nanoGPT's lecture).
+
+    x (B, T, d_model) -> (B, T, head_size): q, k, v = query(x), key(x), value(x), then causal scaled dot-product
+    attention scaled by √head_size. Lesson 04 shows that n_heads of these, side by side, are one fused
+    `c_attn` sliced by head (MultiHeadAttention below).
+
+    Taught in: solutions/03_self_attention.ipynb
+    """
+
+    def __init__(self, d_model: int, head_size: int):
+        super().__init__()
+        self.query = nn.Linear(d_model, head_size, bias=False)
+        self.key = nn.Linear(d_model, head_size, bias=False)
+        self.value = nn.Linear(d_model, head_size, bias=False)
+
+    def forward(self, x: torch.Tensor, return_weights: bool = False):
+        """x: (B, T, d_model) -> (B, T, head_size); with return_weights, also the weights (B, T, T)."""
+        q, k, v = self.query(x), self.key(x), self.value(x)  # 3 × (B, T, hs)
+        out, weights = scaled_dot_product_attention(q, k, v, causal=True)  # (B, T, hs), (B, T, T)
+        return (out, weights) if return_weights else out
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with GPT-2's parameter names, reused by every later lesson.
 

@@ -1,4 +1,4 @@
-"""Checks for lessons 03 and 04: the causal mask, scaled dot-product attention, multi-head attention."""
+"""Checks for lessons 03 and 04: the causal mask, scaled dot-product attention, one head, multi-head attention."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gptlab.nn import attention
 from gptlab.course.checks.core import Case, CheckSpec, Mistake, future_hidden, module_invoker, sums_to_one
@@ -196,6 +197,179 @@ check_scaled_dot_product_attention = make_check(CheckSpec(
         "return weights @ v, weights",
     ],
 ))
+
+# --- Head(d_model, head_size) --------------------------------------------------------------------
+
+
+def _head_cases(seed: int) -> list[Case]:
+    g = torch.Generator().manual_seed(seed)
+
+    def shared_prefix(B, T, d, prefix):
+        x = torch.randn(B, T, d, generator=g)
+        x[1:, :prefix] = x[0, :prefix]  # the sequences differ only after `prefix` tokens: a causal head agrees there
+        return x
+
+    return [
+        Case("B=2, T=5, d_model=8, head_size=4; the two sequences share their first 3 tokens",
+             (shared_prefix(2, 5, 8, 3),), init={"d_model": 8, "head_size": 4}),
+        Case("B=3, T=7, d_model=16, head_size=8", (torch.randn(3, 7, 16, generator=g),), init={"d_model": 16, "head_size": 8}),
+        Case("one position, d_model=12, head_size=3", (torch.randn(2, 1, 12, generator=g),),
+             init={"d_model": 12, "head_size": 3}),
+        Case("B=2, T=6, d_model=12, head_size=6, large inputs; shared first 2 tokens",
+             (shared_prefix(2, 6, 12, 2) * 3,), init={"d_model": 12, "head_size": 6}),
+    ]
+
+
+class _HeadReference(attention.Head):
+    """The reference written out, so that each mistake below changes one step."""
+
+    def scores(self, q, k):
+        return q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])           # (B, T, T)
+
+    def mask(self, scores):
+        T = scores.shape[-1]
+        return scores.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+
+    def mix(self, weights, x):
+        return weights @ self.value(x)                                    # (B, T, hs)
+
+    def forward(self, x):
+        q, k = self.query(x), self.key(x)
+        return self.mix(torch.softmax(self.mask(self.scores(q, k)), dim=-1), x)
+
+
+class _HeadNoScale(_HeadReference):
+    def scores(self, q, k):
+        return q @ k.transpose(-2, -1)
+
+
+class _HeadScaledByModelWidth(_HeadReference):
+    def scores(self, q, k):
+        return q @ k.transpose(-2, -1) / math.sqrt(self.query.in_features)
+
+
+class _HeadNoMask(_HeadReference):
+    def mask(self, scores):
+        return scores
+
+
+class _HeadWithBias(_HeadReference):
+    def __init__(self, d_model, head_size):
+        super().__init__(d_model, head_size)
+        self.query, self.key, self.value = (nn.Linear(d_model, head_size) for _ in range(3))
+
+
+class _HeadKeysQueriesSwapped(_HeadReference):
+    def scores(self, q, k):
+        return k @ q.transpose(-2, -1) / math.sqrt(k.shape[-1])
+
+
+class _HeadValueSkipped(_HeadReference):
+    def mix(self, weights, x):
+        return weights @ x
+
+
+class _HeadFusedKernel(nn.Module):
+    def __init__(self, d_model, head_size):
+        super().__init__()
+        self.query, self.key, self.value = (nn.Linear(d_model, head_size, bias=False) for _ in range(3))
+
+    def forward(self, x):
+        return F.scaled_dot_product_attention(self.query(x), self.key(x), self.value(x), is_causal=True)
+
+
+class _HeadByWeights(nn.Module):
+    """x @ Wᵀ by hand, the mask by arange, and the exp normalised by its sum."""
+
+    def __init__(self, d_model, head_size):
+        super().__init__()
+        self.query, self.key, self.value = (nn.Linear(d_model, head_size, bias=False) for _ in range(3))
+
+    def forward(self, x):
+        q, k, v = (x @ layer.weight.T for layer in (self.query, self.key, self.value))
+        T = x.shape[1]
+        future = torch.arange(T)[None, :] > torch.arange(T)[:, None]
+        scores = (torch.einsum("btd,bsd->bts", q, k) * q.shape[-1] ** -0.5).masked_fill(future, float("-inf"))
+        e = (scores - scores.amax(-1, keepdim=True)).exp()
+        return (e / e.sum(-1, keepdim=True)) @ v
+
+
+check_head = make_check(CheckSpec(
+    exercise="head",
+    reference=attention.Head,
+    make_cases=_head_cases,
+    invoke=module_invoker(attention.Head),
+    mistakes=[
+        Mistake("no-scale", _HeadNoScale,
+                "the scores are not scaled: divide q kᵀ by √head_size (the length of the vectors in each dot product), "
+                "or the softmax saturates as the head grows"),
+        Mistake("scaled-by-d_model", _HeadScaledByModelWidth,
+                "you divided by √d_model, the width of x; the dot products are between q and k of length head_size, "
+                "so the scale is √head_size (q.shape[-1])"),
+        Mistake("no-causal-mask", _HeadNoMask,
+                "the head is not causal: each position sees the tokens after it. Call your attention with causal=True "
+                "(or fill the scores above the diagonal with -inf before the softmax)"),
+        Mistake("bias", _HeadWithBias,
+                "your projections have biases; the reference's have none: nn.Linear(d_model, head_size, bias=False) "
+                "for query, key and value"),
+        Mistake("keys-queries-swapped", _HeadKeysQueriesSwapped,
+                "you multiplied k qᵀ: row i of the scores must be query i against every key, q @ k.transpose(-2, -1) "
+                "(swapped, position i is scored by the others' queries, and the mask keeps the wrong pairs)"),
+        Mistake("value-skipped", _HeadValueSkipped,
+                "you averaged x itself, not the values: the weights multiply self.value(x), which is (B, T, head_size)"),
+    ],
+    variants=[_HeadFusedKernel, _HeadByWeights],
+    hints=[
+        "Three projections of the same x: q = self.query(x), k = self.key(x), v = self.value(x); then your causal "
+        "scaled dot-product attention on them.",
+        "Shapes: x (B, T, d_model) -> q, k, v each (B, T, head_size); the scores q kᵀ are (B, T, T); the output "
+        "weights @ v is (B, T, head_size).",
+        "Key lines: q, k, v = self.query(x), self.key(x), self.value(x); "
+        "out, _ = scaled_dot_product_attention(q, k, v, causal=True); return out",
+    ],
+))
+
+
+def _head_sees_the_future(case, expected, actual):
+    """Sequences that share their first tokens must get the same outputs there: later tokens are not visible yet."""
+    x = case.args[0]
+    if x.shape[0] < 2 or actual.shape != expected.shape:
+        return None
+    prefix = 0
+    while prefix < x.shape[1] and torch.equal(x[0, prefix], x[1, prefix]):
+        prefix += 1
+    if prefix == 0 or not torch.allclose(expected[0, :prefix], expected[1, :prefix], atol=1e-6):
+        return None
+    if torch.allclose(actual[0, :prefix], actual[1, :prefix], atol=1e-5):
+        return None
+    return (f"the two sequences share their first {prefix} tokens, yet your outputs there differ: a position's output "
+            "changed when only LATER tokens changed, so the head sees the future (the causal mask is missing)")
+
+
+def _head_width(case, expected, actual):
+    d_model, head_size = case.init["d_model"], case.init["head_size"]
+    if actual.shape[:-1] == expected.shape[:-1] and actual.shape[-1] == d_model != head_size:
+        return (f"your output has {d_model} features per position (d_model), not head_size = {head_size}: the "
+                "weights must average the values, self.value(x), not x")
+    return None
+
+
+check_head.spec.properties += [_head_width, _head_sees_the_future]
+
+
+class _HeadNoMaskScaledByModelWidth(_HeadNoMask, _HeadScaledByModelWidth):
+    """The causal mask forgotten and the wrong scale, √d_model."""
+
+
+class _HeadValueSkippedNoScale(_HeadValueSkipped, _HeadNoScale):
+    """x averaged instead of the values, and the scores not scaled."""
+
+
+class _HeadNoMaskSwapped(_HeadNoMask, _HeadKeysQueriesSwapped):
+    """No causal mask, and k qᵀ instead of q kᵀ."""
+
+
+check_head.spec.combined += [_HeadNoMaskScaledByModelWidth, _HeadValueSkippedNoScale, _HeadNoMaskSwapped]
 
 # --- CausalSelfAttention(d_model, n_heads) -------------------------------------------------------
 
