@@ -202,6 +202,43 @@ def test_a_wrong_answer_in_the_chinese_lesson_14_gets_its_hint_in_chinese(chines
     check_gqa_attention(repeats_the_stack, fallback=True)
     assert "repeat each head in place (k0 k0 k1 k1)" in capsys.readouterr().out
 
+def test_a_wrong_answer_in_the_chinese_lesson_06_gets_its_hint_in_chinese(chinese, capsys):
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.gpt import check_count_parameters
+    from gptlab.course.checks.notebook import _hints_shown
+    from gptlab.nn.model import count_parameters
+
+    def counts_the_tied_head_twice(config):  # lm_head counted as a second V × C matrix even when tied to wte
+        return count_parameters(config) + (config.vocab_size * config.n_embd if config.tie_weights else 0)
+
+    check_count_parameters(counts_the_tied_head_twice, fallback=True)
+    out = capsys.readouterr().out
+    assert "权重绑定时，输出层就是词元嵌入" in out and "改用参考实现" in out
+    _hints_shown.pop("count_parameters", None)
+    hint("count_parameters")
+    assert "count_parameters 的提示 1/3：逐个部件地数" in capsys.readouterr().out
+    set_language(None)
+    check_count_parameters(counts_the_tied_head_twice, fallback=True)
+    assert "the output layer IS the token embedding" in capsys.readouterr().out
+
+
+def test_every_translated_exercise_message_is_current():
+    """Over every entry of every language's EXERCISES, declared lessons or not: the id is a mistake or hint that
+    exists, and the hash is that of its current English (a stale entry would silently show the English)."""
+    from gptlab.course.authoring.editions import LANGUAGES
+    from gptlab.course.checks import exercise_messages
+    from gptlab.course.messages import digest
+
+    english = exercise_messages()
+    for lang in LANGUAGES:
+        _, exercise_table = table(lang)
+        assert exercise_table
+        unknown = sorted(set(exercise_table) - set(english))
+        stale = sorted(key for key, (made_from, _) in exercise_table.items()
+                       if key in english and made_from != digest(english[key]))
+        assert (unknown, stale) == ([], []), lang
+
+
 def test_the_environment_variable_chooses_the_language(monkeypatch):
     monkeypatch.setenv("GPTLAB_LANG", "zh_CN")
     assert say("check.not_implemented") == "尚未实现"

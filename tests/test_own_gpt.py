@@ -47,6 +47,19 @@ def test_own_parts_takes_the_learners_classes_and_names_a_stubbed_one(tmp_path, 
     assert type(model.transformer.h[0].attn).__module__ == "__gptlab_part_CausalSelfAttention__"
 
 
+def test_an_editions_book_takes_the_english_lesson_it_lacks(tmp_path, capsys):
+    # solutions/zh/ holds lesson 06 but not the untranslated 04 and 05: its parts come from solutions/ beside it
+    folder = working_copy(tmp_path, stub=("mlp",))
+    (folder / "zh").mkdir()
+    set_strict(False)
+    parts = own_parts("Block", folder=folder / "zh")
+    assert parts.metadata() == {"CausalSelfAttention": "learner", "LayerNorm": "learner", "MLP": "reference",
+                                "Block": "learner"}
+    assert "MLP (skipped in 05_block.ipynb)" in " ".join(capsys.readouterr().out.split())
+    (tmp_path / "other").mkdir()  # a folder that is not an edition's does not look beside itself
+    assert set(own_parts("Block", folder=tmp_path / "other").metadata().values()) == {"reference"}
+
+
 def _run(path, cwd):
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()

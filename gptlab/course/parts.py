@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from gptlab.course.authoring.build import SETUP_TAG, tags
+from gptlab.course.authoring.editions import LANGUAGES
 from gptlab.course.checks.core import PUBLIC_SEED, CheckFailed, evaluate
 from gptlab.course.checks.notebook import find_exercise, is_strict
 from gptlab.course.grading.discover import find_exercise_cell
@@ -98,7 +99,17 @@ def own_parts(*names: str, folder: str | Path | None = None, model: str = "your 
 
 
 def _lesson_notebooks(folder: Path) -> dict[str, tuple[Path, dict]]:
-    """Lesson id -> (path, notebook) in `folder`, by metadata.gptlab.lesson; the newest file wins, as in grading."""
+    """Lesson id -> (path, notebook) in `folder`, by metadata.gptlab.lesson; the newest file wins, as in grading.
+    An edition's book (solutions/zh/, lessons/zh/) holds only its translated lessons: a lesson it lacks is taken
+    from the English book beside it, as a learner's working copy of the edition takes the English lesson."""
+    found = _notebooks_in(folder)
+    if folder.name in LANGUAGES and folder.parent != folder:
+        for lesson, entry in _notebooks_in(folder.parent).items():
+            found.setdefault(lesson, entry)
+    return found
+
+
+def _notebooks_in(folder: Path) -> dict[str, tuple[Path, dict]]:
     found: dict[str, tuple[float, Path, dict]] = {}
     for path in folder.glob("*.ipynb"):
         try:
