@@ -554,3 +554,37 @@ def test_check_and_grade_speak_the_notebooks_edition_or_lang(editions, tmp_path,
 
 def text_of(report, exercise_id: str) -> str:
     return next(r.hint for r in report.rows if r.exercise == exercise_id)
+
+
+def test_the_gradescope_results_speak_the_submissions_edition(editions):
+    from gptlab.course.grading.gradescope import results_json
+
+    en = results_json(editions["reports"]["en-wrong"], editions["course"])
+    zh = results_json(editions["reports"]["zh-wrong"], editions["course"])
+    assert [(t["name"], t["score"], t["status"]) for t in zh["tests"]] == [(t["name"], t["score"], t["status"]) for t in en["tests"]]
+    assert zh["output"] == f"0 / {editions['reports']['zh-wrong'].max_total} 分。"
+    assert en["output"] == f"0 / {editions['reports']['en-wrong'].max_total} points."
+    assert [t["output"] for t in zh["tests"]] == [r.hint for r in editions["reports"]["zh-wrong"].rows]
+
+
+def test_the_sandboxs_reasons_are_worded_in_the_submissions_edition(tmp_path):
+    from gptlab.course.messages import say
+
+    def chinese_with(source: str) -> dict:
+        nb = chinese_submission(L0, "good")
+        exercise_cells(nb)[EX.id]["source"] = source
+        return nb
+
+    write_nb(tmp_path / "in" / "undefined" / "00.ipynb", chinese_with("x = 1\n"))
+    write_nb(tmp_path / "in" / "loops" / "00.ipynb", chinese_with(f"def {EX.name}(*args, **kwargs):\n    while True:\n        pass\n"))
+    write_nb(tmp_path / "in" / "english" / "00.ipynb", make_submission(L0, "good", **{EX.id: "x = 1\n"}))
+    course = COURSE.only([L0])
+    rows = rows_by_learner(grade_folder(tmp_path / "in", course, tmp_path / "state", jobs=2, limits=FAST).reports)
+    undefined, loops, english = (only(rows[who]) for who in ("undefined", "loops", "english"))
+    cell = say("grade.cell", lang="zh", exercise=EX.id, number=undefined.cell, file="00.ipynb")
+    assert undefined.hint == say("grade.cell_error", lang="zh", exercise=EX.id, cell=cell, tip="",
+                                 message=say("sandbox.undefined", lang="zh", name=EX.name))
+    assert loops.hint == say("grade.crashed", lang="zh", exercise=EX.id, cell=cell, tail="",
+                             reason=say("sandbox.timeout", lang="zh", seconds=f"{FAST.timeout:g}"))
+    assert english.hint == f"{EX.id}: the {EX.id} cell (cell {english.cell} of 00.ipynb) does not define `{EX.name}`"
+    assert [r.status for r in (undefined, loops, english)] == ["error"] * 3

@@ -177,6 +177,18 @@ MESSAGES |= {
     "report.col.feedback": "feedback",
     "report.summary": "{passed} of {count} exercises passed; {total}/{max_total} points.",
     "report.table_note": "note: {note}",
+    "report.points_total": "{total} / {max_total} points.",
+    "sandbox.syntax": "is not valid Python: {error} on line {line}",
+    "sandbox.syntax_magic": "is not valid Python: {error} on line {line} (exercise cells must be plain Python: no % or "
+                            "! lines)",
+    "sandbox.raised_in_cell": "raised {error} while the cell itself ran",
+    "sandbox.undefined": "does not define `{name}`",
+    "sandbox.not_callable": "`{name}` is a {kind}, not a function or class",
+    "sandbox.raised_when_called": "raised {error} when called",
+    "sandbox.no_start": "the sandbox did not start within {seconds} s",
+    "sandbox.timeout": "timed out after {seconds} s",
+    "sandbox.batch_limit": "ran past the batch's time limit",
+    "sandbox.exited": "made the sandbox exit with status {code} (os._exit(), or a crash in native code)",
 }
 # --- end of the surfaces block -------------------------------------------------------------------------------
 

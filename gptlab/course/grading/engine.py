@@ -130,7 +130,7 @@ def _run_and_judge(learner: str, answers: list[Answer], course: Course, seeds: l
         if run.running is not None and run.running in rest:
             answer = answers[run.running]
             rows[_key(answer)] = _row(learner, answer, "error", say("grade.crashed", exercise=answer.exercise.id,
-                                                                    reason=run.reason, cell=_cell(answer),
+                                                                    reason=_reason(run), cell=_cell(answer),
                                                                     tail=_tail_note(run)))
             after = [k for k in rest if k != run.running]
             if after == pending:  # no progress: give up rather than loop
@@ -138,7 +138,7 @@ def _run_and_judge(learner: str, answers: list[Answer], course: Course, seeds: l
             pending = after
             continue
         # The run ended before any learner cell started, or after the last one: blame nobody's cell twice.
-        reason = _startup_reason(run) if not finished else (say("grade.ended", reason=run.reason) if run.reason
+        reason = _startup_reason(run) if not finished else (say("grade.ended", reason=_reason(run)) if run.reason
                                                              else say("grade.ended_early"))
         for key in rest:
             rows[_key(answers[key])] = _row(learner, answers[key], "error", f"{answers[key].exercise.id}: {reason}")
@@ -149,7 +149,23 @@ def _run_and_judge(learner: str, answers: list[Answer], course: Course, seeds: l
 def _startup_reason(run) -> str:
     if run.ended == "fatal":
         return say("grade.fatal", reason=run.reason)
-    return say("grade.startup", reason=run.reason, tail=_tail_note(run))
+    return say("grade.startup", reason=_reason(run), tail=_tail_note(run))
+
+
+def _reason(run) -> str:
+    """Why the sandbox run ended, in the learner's language where the sandbox gave the reason's id."""
+    return _worded(run.reason_id, run.reason_fields, run.reason)
+
+
+def _worded(key, fields, english: str) -> str:
+    """A sandbox's message, said through the message table: only ids of the table, fields as plain values
+    (what the sandbox returns is the learner's process's output: never trusted beyond that)."""
+    if not (isinstance(key, str) and key.startswith("sandbox.") and key in MESSAGES and isinstance(fields, dict)):
+        return english
+    try:
+        return say(key, **{str(k): str(v)[:600] for k, v in fields.items()})
+    except (KeyError, IndexError, ValueError):
+        return english
 
 
 def _tail_note(run) -> str:
@@ -206,7 +222,8 @@ def _judge_answer(learner: str, answer: Answer, path: Path, seeds: list[int]) ->
                                                   error=f"{type(error).__name__}: {str(error)[:200]}"))
     seconds = data.get("seconds") if isinstance(data.get("seconds"), (int, float)) else None
     if data.get("status") != "ran":
-        message = str(data.get("message", "failed"))[:600]
+        said = data.get("say") if isinstance(data.get("say"), list) and len(data["say"]) == 2 else ("", {})
+        message = _worded(said[0], said[1], str(data.get("message", "failed")))[:600]
         tip = say("grade.name_error_tip") if "NameError" in message else ""
         return _row(learner, answer, "error", say("grade.cell_error", exercise=name, cell=cell, message=message, tip=tip),
                     seconds=seconds)

@@ -144,6 +144,17 @@ MESSAGES |= {
     'report.col.feedback': '反馈',
     'report.summary': '{count} 道练习中通过了 {passed} 道；{total}/{max_total} 分。',
     'report.table_note': '注意：{note}',
+    'report.points_total': '{total} / {max_total} 分。',
+    'sandbox.syntax': '不是有效的 Python：第 {line} 行 {error}',
+    'sandbox.syntax_magic': '不是有效的 Python：第 {line} 行 {error}（练习单元格必须是纯 Python：不能有 % 或 ! 开头的行）',
+    'sandbox.raised_in_cell': '在单元格本身运行时抛出了 {error}',
+    'sandbox.undefined': '没有定义 `{name}`',
+    'sandbox.not_callable': '`{name}` 是一个 {kind}，不是函数或类',
+    'sandbox.raised_when_called': '被调用时抛出了 {error}',
+    'sandbox.no_start': '沙箱在 {seconds} 秒内没有启动',
+    'sandbox.timeout': '超时（超过 {seconds} 秒）',
+    'sandbox.batch_limit': '超出了整批评分的时间上限',
+    'sandbox.exited': '让沙箱以状态 {code} 退出了（os._exit()，或原生代码崩溃）',
 }
 # --- end of the surfaces block -------------------------------------------------------------------------------
 
