@@ -7,7 +7,7 @@ The fixed sentences are in MESSAGES below. The exercises' own words (each catalo
 progressive hint) are written next to the code they describe, in gptlab/course/checks/<topic>.py, and are
 found here under ids of their own: "<exercise>.mistake.<name>" and "<exercise>.hint.<n>" (see
 gptlab.course.checks.exercise_messages). Each other language has one table, gptlab/course/locales/<lang>.py:
-MESSAGES with the same ids as MESSAGES here (tests/test_messages.py checks that every id has both, with the same
+MESSAGES with the same ids as MESSAGES here (tests/test_editions.py checks that every id has both, with the same
 {fields}), and EXERCISES, "<exercise>.mistake.<name>" / "<exercise>.hint.<n>" -> (hash of the English, text), so a
 hint whose English changed is stale (`gptlab lessons --check` names it for every lesson declared translated). A
 missing entry falls back to English.
