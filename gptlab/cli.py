@@ -11,6 +11,7 @@ from pathlib import Path
 def cmd_lessons(args) -> int:
     from gptlab.course.authoring import NotebookError, build_all, out_of_date, write_all
     from gptlab.course.authoring.editions import LANGUAGES, build_edition, summary
+    from gptlab.course.messages import say
 
     solutions, lessons = Path(args.solutions), Path(args.lessons)
     trees = [(lessons, "solutions/")]  # (folder, what it is made from)
@@ -25,8 +26,8 @@ def cmd_lessons(args) -> int:
                 built[folder] = {path: text for path, text in edition.items() if path.parent == folder}
                 trees.append((folder, f"solutions/ and solutions/{lang}/*.json"))
     except NotebookError as error:
-        print(f"error: {error}", file=sys.stderr)
-        print(f"lessons/ was left untouched. Fix the solution notebook, then run `gptlab lessons`.", file=sys.stderr)
+        print(say("cli.error", error=error), file=sys.stderr)
+        print(say("cli.lessons_untouched"), file=sys.stderr)
         return 2
     total = sum(len(files) for files in built.values())
     if args.check:
@@ -34,25 +35,23 @@ def cmd_lessons(args) -> int:
             print(line)
         stale = [line for folder, _ in trees for line in out_of_date(built[folder], folder)]
         for line in stale:
-            print(f"out of date: {line}", file=sys.stderr)
+            print(say("cli.out_of_date", line=line), file=sys.stderr)
         for line in failures:
-            print(f"translation: {line}", file=sys.stderr)
+            print(say("cli.translation", line=line), file=sys.stderr)
         if stale:
-            print("Fix: run `gptlab lessons` to regenerate lessons/ from solutions/ (never edit lessons/ by hand).", file=sys.stderr)
+            print(say("cli.fix_stale"), file=sys.stderr)
         if failures:
-            print("Fix: translate the cells named above in solutions/<lang>/NN_topic.json (with the hash of the English they "
-                  "translate; `python -m gptlab.course.authoring.translation_todo NN` prints them), or take the lesson "
-                  "out of solutions/<lang>/manifest.json.", file=sys.stderr)
+            print(say("cli.fix_translation"), file=sys.stderr)
         if stale or failures:
             return 1
-        print(f"lessons/ is up to date with solutions/ ({total} notebooks, editions included).")
+        print(say("cli.lessons_checked", total=total))
         return 0
     changed = [path for folder, _ in trees if built[folder] or folder.is_dir() for path in write_all(built[folder], folder)]
     for path in changed:
-        print(f"wrote {path}" if path.exists() else f"removed {path}")
+        print(say("cli.wrote" if path.exists() else "cli.removed", path=path))
     for line in failures:
-        print(f"translation: {line}", file=sys.stderr)
-    print(f"lessons/ is up to date ({total} notebooks, {len(changed)} changed).")
+        print(say("cli.translation", line=line), file=sys.stderr)
+    print(say("cli.lessons_written", total=total, changed=len(changed)))
     return 0
 
 
@@ -66,7 +65,7 @@ def cmd_course(args, extra: list[str]) -> int:
     lessons, work = default_dirs()
     work = Path(args.dir) if args.dir else work
     copied = sync_working_copy(lessons, work)
-    print(f"Your working copy is {work} ({len(copied)} new lesson(s) copied; your edits there are never overwritten).")
+    print(say("cli.working_copy", work=work, copied=len(copied)))
     for lesson, old, new in changed_lessons(lessons, work):
         print(wrap(say("course.changed", lesson=lesson, old=old, new=new)))
     command = jupyter_command(work, extra)
@@ -76,6 +75,7 @@ def cmd_course(args, extra: list[str]) -> int:
 
 def cmd_reset(args) -> int:
     from gptlab.course import default_dirs, find_lesson, reset_lesson
+    from gptlab.course.messages import say
 
     lessons, work = default_dirs()
     work = Path(args.dir) if args.dir else work
@@ -84,7 +84,7 @@ def cmd_reset(args) -> int:
         if args.yes:
             return True
         try:
-            return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+            return input(f"{question} {say('cli.yes_no')} ").strip().lower() in {"y", "yes", "是"}
         except EOFError:
             return False
 
@@ -93,18 +93,18 @@ def cmd_reset(args) -> int:
         existed = (work / name).exists()
         backup = reset_lesson(lessons, work, args.lesson, confirm)
     except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(say("cli.error", error=error), file=sys.stderr)
         return 2
     if existed and backup is None:
-        print("Nothing changed.")
+        print(say("cli.nothing_changed"))
         return 1
-    print(f"Restored {work / name}." + (f" Your previous version is kept at {backup}." if backup else ""))
+    print(say("cli.restored_backup", path=work / name, backup=backup) if backup else say("cli.restored", path=work / name))
     return 0
 
 
 def cmd_env(args) -> int:
-    from gptlab.device import describe_device, pick_device
-    from gptlab.course.envcheck import environment_report, format_report
+    from gptlab.course.envcheck import describe_device, environment_report, format_report
+    from gptlab.device import pick_device
 
     rows = environment_report()
     print(format_report(rows))

@@ -38,17 +38,30 @@ def pick_device(preference: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def describe_device(device: torch.device) -> str:
-    """One line saying what the device is and how it was chosen."""
+def device_facts(device: torch.device) -> dict:
+    """What describe_device says, as values: type, name, memory_gib (CUDA), threads (CPU), forced (the
+    $GPTLAB_DEVICE value that chose it, or None when it was picked automatically)."""
     forced = os.environ.get("GPTLAB_DEVICE")
-    how = f"forced by GPTLAB_DEVICE={forced}" if forced and forced != "auto" else "picked automatically: CUDA, then MPS, then CPU"
+    facts = {"type": device.type, "name": None, "memory_gib": None, "threads": None,
+             "forced": forced if forced and forced != "auto" else None}
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        memory = torch.cuda.get_device_properties(device).total_memory / 2**30
-        return f"CUDA GPU: {name} ({memory:.0f} GiB) — {how}"
+        facts["name"] = torch.cuda.get_device_name(device)
+        facts["memory_gib"] = torch.cuda.get_device_properties(device).total_memory / 2**30
+    elif device.type != "mps":
+        facts["threads"] = torch.get_num_threads()
+    return facts
+
+
+def describe_device(device: torch.device) -> str:
+    """One line saying what the device is and how it was chosen (the course's envcheck.describe_device says it in
+    the learner's language)."""
+    facts = device_facts(device)
+    how = f"forced by GPTLAB_DEVICE={facts['forced']}" if facts["forced"] else "picked automatically: CUDA, then MPS, then CPU"
+    if device.type == "cuda":
+        return f"CUDA GPU: {facts['name']} ({facts['memory_gib']:.0f} GiB) — {how}"
     if device.type == "mps":
         return f"Apple GPU (MPS) — {how}"
-    threads = torch.get_num_threads()
+    threads = facts["threads"]
     return f"CPU with {threads} thread{'' if threads == 1 else 's'} — {how}"
 
 

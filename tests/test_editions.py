@@ -279,3 +279,134 @@ def test_a_chinese_label_draws_without_missing_glyphs():
         assert not [w for w in caught if "missing from font" in str(w.message)]
     finally:
         matplotlib.rcParams.update(saved)
+
+
+# --- the surfaces outside the notebooks: gptlab env, the CLI, the handout (the grader: tests/test_grading.py) -
+
+
+def english_left_in(output: str) -> list[str]:
+    """The English sentences of the message table found in `output`: each message's fixed text between its
+    {fields}, where it has three words or more and the Chinese message does not contain it too (code such as
+    `pip install torch==` is the same in both)."""
+    import re
+
+    chinese, _ = table("zh")
+    found = []
+    for key, english in MESSAGES.items():
+        for literal, *_ in string.Formatter().parse(english):
+            piece = literal.strip(" ()[].;:,—→")
+            if len(re.findall(r"[A-Za-z]{2,}", piece)) >= 3 and piece not in chinese[key] and piece in output:
+                found.append(f"{key}: {piece!r}")
+    return found
+
+
+def has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_english_left_in_finds_the_english_and_not_the_chinese():
+    english = say("env.fix.widgets", lang="en", fix_all=say("env.fix_all", lang="en"))
+    assert english_left_in(english) and not english_left_in(say("env.fix.widgets", lang="zh", fix_all="x"))
+
+
+def test_gptlab_env_speaks_chinese_under_gptlab_lang_zh(monkeypatch, capsys):
+    import torch
+
+    from gptlab.course import envcheck
+
+    monkeypatch.setenv("GPTLAB_LANG", "zh")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.delenv("GPTLAB_DEVICE", raising=False)
+    assert main(["env"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and english_left_in("\n".join(lines)) == []
+    rows = envcheck.environment_report()
+    names = [say(f"env.name.{r.name}", lang="zh") for r in rows]
+    assert [line.split()[0] for line in lines[:4]] == ["正常"] * 4
+    assert [line[3:].startswith(name) for line, name in zip(lines, names)] == [True] * 4
+    assert lines[4] == say("env.all_set", lang="zh") == "一切就绪。"
+    assert lines[5] == say("env.device.cpu", lang="zh", threads=2, how=say("env.device.auto", lang="zh"))
+    assert lines[5] == "CPU，2 个线程 — 自动选择：先 CUDA，再 MPS，最后 CPU"
+
+
+def test_a_row_to_fix_says_its_fix_in_chinese(monkeypatch):
+    from gptlab.course import envcheck
+
+    monkeypatch.setenv("GPTLAB_LANG", "zh")
+    real = envcheck.installed_version
+    monkeypatch.setattr(envcheck, "installed_version", lambda d: None if d == "jupyterlab_widgets" else real(d))
+    text = envcheck.format_report([envcheck._python((3, 10, 4))] + envcheck.environment_report()[1:])
+    lines = text.splitlines()
+    fix_all = say("env.fix_all", lang="zh")
+    assert lines[0] == "待修 Python                3.10.4"  # a Chinese character takes two columns
+    assert lines[1].strip() == "→ " + say("env.fix.Python", lang="zh", version="3.11", fix_all=fix_all)
+    assert "缺少：jupyterlab_widgets" in text and say("env.fix.widgets", lang="zh", fix_all=fix_all) in text
+    assert lines[-1] == say("env.fix_rows", lang="zh", fix="待修") == "请修好标为“待修”的各行，然后重启内核。"
+    assert english_left_in(text) == []
+    monkeypatch.setenv("GPTLAB_LANG", "en")  # the English report is what it was
+    english = envcheck.format_report([envcheck._python((3, 10, 4))])
+    assert english.splitlines()[0] == "FIX Python  3.10.4" and english.endswith("Fix the rows marked FIX, then restart the kernel.")
+
+
+def test_the_cli_speaks_chinese_under_gptlab_lang_zh(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GPTLAB_LANG", "zh")
+    lessons, work = tmp_path / "lessons", tmp_path / "work"
+    lessons.mkdir()
+    (lessons / "00_welcome.ipynb").write_text("{}")
+    monkeypatch.setattr("gptlab.course.default_dirs", lambda: (lessons, work))
+    monkeypatch.setattr(os, "execv", lambda *args: (_ for _ in ()).throw(SystemExit(0)))  # JupyterLab not started
+    with pytest.raises(SystemExit):
+        main(["course", "--dir", str(work)])
+    assert capsys.readouterr().out == say("cli.working_copy", lang="zh", work=work, copied=1) + "\n"
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "n")
+    assert main(["reset", "00"]) == 1
+    target = work / "00_welcome.ipynb"
+    assert asked == [f"{say('cli.reset_question', lang='zh', target=target)} {say('cli.yes_no', lang='zh')} "]
+    assert capsys.readouterr().out.splitlines()[-1] == say("cli.nothing_changed", lang="zh") == "没有任何改动。"
+    assert main(["reset", "00", "--yes"]) == 0
+    out = capsys.readouterr().out.strip()
+    backup = next(work.glob("00_welcome.backup-*.ipynb"))
+    assert out == say("cli.restored_backup", lang="zh", path=work / "00_welcome.ipynb", backup=backup)
+    assert main(["reset", "07"]) == 2
+    err = capsys.readouterr().err.strip()
+    no_lesson = say("cli.no_lesson", lang="zh", number="07", folder=lessons, known="00_welcome.ipynb")
+    assert err == say("cli.error", lang="zh", error=no_lesson) == f"错误：{lessons} 中没有第 07 课（现有：00_welcome.ipynb）"
+    monkeypatch.setattr("gptlab.course.default_dirs", lambda: (tmp_path / "none", work))
+    assert main(["check", "--lessons", str(tmp_path / "none")]) == 2
+    assert has_chinese(capsys.readouterr().err)
+
+
+def test_lessons_check_speaks_chinese(course_copy, monkeypatch, capsys):
+    solutions, lessons = course_copy
+    monkeypatch.setenv("GPTLAB_LANG", "zh")
+    capsys.readouterr()
+    assert check(solutions, lessons) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == say("cli.lessons_checked", lang="zh", total=3) == "lessons/ 与 solutions/ 一致（3 个笔记本，含各语言版本）。"
+
+
+def test_handout_lang_zh_hands_out_the_chinese_edition_with_a_chinese_howto(tmp_path, monkeypatch, capsys):
+    from gptlab.course.grading.handout import HOWTO
+
+    monkeypatch.setenv("GPTLAB_LANG", "zh")
+    dest = tmp_path / "handout"
+    assert main(["handout", str(dest), "--lang", "zh"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    names = sorted(p.name for p in dest.glob("*.ipynb"))
+    assert names == sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))  # every lesson, translated or not
+    for name in names:
+        handed = (dest / name).read_text(encoding="utf-8")
+        translated = name in TRANSLATED
+        source = ROOT / "lessons" / ("zh" if translated else "") / name
+        assert handed == source.read_text(encoding="utf-8"), name  # rebuilt: the same as lessons/zh/ (or lessons/)
+        assert (json.loads(handed)["metadata"]["gptlab"].get("lang") == "zh") == translated
+        assert "BEGIN SOLUTION" not in handed
+    howto = (dest / "HOWTO.md").read_text(encoding="utf-8")
+    assert howto.startswith("# 如何学习这些课程") and "GPTLAB_LANG=zh gptlab check" in howto
+    commands = ("gptlab ", "pip ", "python3 ", "jupyter ")  # the same in both
+    english_lines = [line.strip() for line in HOWTO.splitlines()
+                     if len(line.split()) >= 4 and "{" not in line and not line.strip().startswith(commands)]
+    assert english_lines and [line for line in english_lines if line in howto] == []
+    assert out[-1] == say("cli.handout_done", lang="zh", folder=dest) and out[0] == say("cli.wrote", lang="zh", path=dest / names[0])
+    assert english_left_in("\n".join(out)) == []

@@ -449,3 +449,142 @@ def test_the_sandbox_reports_what_it_can_do_here():
     assert text.startswith("sandbox:")
     if os.geteuid() == 0:
         assert "uid 65534" in text
+
+
+# --- the Chinese edition grades exactly like the English ------------------------------------------------------
+
+ZH_LESSONS = sorted(p.stem.split("_")[0] for p in (LESSONS / "zh").glob("*.ipynb"))
+
+
+def chinese_submission(lesson: str, kind: str) -> dict:
+    """The Chinese edition's notebook (lessons/zh/) with the very code cells of the English submission."""
+    english = make_submission(lesson, kind)
+    nb = json.loads((LESSONS / "zh" / COURSE.lessons[lesson].path.name).read_text(encoding="utf-8"))
+    for exercise_id, cell in exercise_cells(nb).items():
+        cell["source"] = exercise_cells(english)[exercise_id]["source"]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    """Good, skipped and wrong submissions of every lesson with a Chinese edition, once per edition, graded."""
+    subs = tmp_path_factory.mktemp("editions")
+    course = COURSE.only(ZH_LESSONS)
+    for kind in ["good", "skipped", "wrong"]:
+        for lesson in ZH_LESSONS:
+            write_nb(subs / "in" / f"en-{kind}" / f"{lesson}.ipynb", make_submission(lesson, kind))
+            write_nb(subs / "in" / f"zh-{kind}" / f"{lesson}.ipynb", chinese_submission(lesson, kind))
+    result = grade_folder(subs / "in", course, subs / "state", jobs=2, limits=FAST)
+    write_outputs(result.reports, course, subs / "grades.csv", subs / "feedback")
+    return {"subs": subs, "course": course, "result": result, "reports": {r.learner: r for r in result.reports}}
+
+
+def test_some_lessons_have_a_chinese_edition_to_grade():
+    assert ZH_LESSONS[:3] == ["00", "01", "02"]
+
+
+@pytest.mark.parametrize("kind", ["good", "skipped", "wrong"])
+def test_a_chinese_submission_gets_the_english_ones_verdicts(editions, kind):
+    en, zh = editions["reports"][f"en-{kind}"], editions["reports"][f"zh-{kind}"]
+    assert (en.lang, zh.lang) == ("en", "zh")  # read from metadata.gptlab.lang of the submitted notebooks
+    verdicts = lambda report: [(r.lesson, r.exercise, r.status, r.mistake, r.points) for r in report.rows]  # noqa: E731
+    assert verdicts(zh) == verdicts(en)
+    assert (zh.total, zh.max_total) == (en.total, en.max_total)
+    expected = {"good": "passed", "skipped": "skipped", "wrong": "failed"}[kind]
+    assert {r.status for r in en.rows} == {expected}
+    assert zh.problems == en.problems == []
+
+
+def test_the_chinese_feedback_names_the_mistake_in_chinese(editions):
+    from gptlab.course.messages import say, text
+
+    en, zh = editions["reports"]["en-wrong"], editions["reports"]["zh-wrong"]
+    md = (editions["subs"] / "feedback" / "zh-wrong.md").read_text(encoding="utf-8")
+    page = (editions["subs"] / "feedback" / "zh-wrong.html").read_text(encoding="utf-8")
+    english_md = (editions["subs"] / "feedback" / "en-wrong.md").read_text(encoding="utf-8")
+    for lesson, exercise in editions["course"].all_exercises():
+        mistake = mistake_source(exercise.check, exercise.name)[1]
+        chinese_hint = text(f"{exercise.id}.mistake.{mistake.name}", mistake.hint, lang="zh")
+        assert chinese_hint != mistake.hint  # translated (every exercise of lessons 00-02 is)
+        zh_row = next(r for r in zh.rows if r.exercise == exercise.id)
+        en_row = next(r for r in en.rows if r.exercise == exercise.id)
+        assert (zh_row.hint, en_row.hint) == (f"{exercise.id}: {chinese_hint}", f"{exercise.id}: {mistake.hint}")
+        assert escape_markdown(zh_row.hint) in md and html.escape(zh_row.hint) in page
+        assert escape_markdown(en_row.hint) in english_md and escape_markdown(en_row.hint) not in md
+        title = editions["course"].lessons[lesson.lesson].title_in("zh")
+        assert f"## {say('report.lesson', lang='zh', lesson=lesson.lesson, title=escape_markdown(title))}" in md
+    assert f"**{say('report.score', lang='zh', total=0, max_total=zh.max_total)}**" in md
+    assert say("report.footer", lang="zh") in md and '<html lang="zh">' in page
+    assert md.count(say("report.status.failed", lang="zh")) == len(zh.rows)
+    for words in ("Feedback for", "Score:", "exercises passed", "Lesson 0", "Checked by", "point"):
+        assert words not in md and words not in page.split("<body>", 1)[1]
+
+
+def test_grade_lang_overrides_the_edition_and_regrades_what_was_saved_in_another(editions):
+    subs, course = editions["subs"], editions["course"]
+    again = grade_folder(subs / "in", course, subs / "state", jobs=2, limits=FAST, lang="en")
+    assert sorted(again.graded) == ["zh-good", "zh-skipped", "zh-wrong"]  # saved in Chinese: graded again
+    assert sorted(again.resumed) == ["en-good", "en-skipped", "en-wrong"]
+    reports = {r.learner: r for r in again.reports}
+    assert [r.hint for r in reports["zh-wrong"].rows] == [r.hint for r in editions["reports"]["en-wrong"].rows]
+    assert reports["zh-wrong"].lang == "en"
+
+
+def test_check_and_grade_speak_the_notebooks_edition_or_lang(editions, tmp_path, capsys):
+    from gptlab.course.messages import say
+
+    zh_file = editions["subs"] / "in" / "zh-wrong" / f"{L0}.ipynb"
+    points = sum(e.points for e in COURSE.lessons[L0].exercises)
+    count = len(COURSE.lessons[L0].exercises)
+    assert main(["check", str(zh_file), "--timeout", "6"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [say(f"report.col.{c}", lang="zh") for c in ("lesson", "exercise", "result", "points")]
+    assert lines[-1] == say("report.summary", lang="zh", passed=0, count=count, total=0, max_total=points)
+    hint = text_of(editions["reports"]["zh-wrong"], EX.id)
+    assert f"      → {' '.join(hint.split())}" in lines
+    assert main(["check", str(zh_file), "--timeout", "6", "--lang", "en"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == f"0 of {count} exercises passed; 0/{points} points."
+    subs = tmp_path / "subs"
+    write_nb(subs / "a" / "00.ipynb", make_submission(L0, "wrong"))
+    assert main(["grade", str(subs), "--out", str(tmp_path / "g.csv"), "--timeout", "6", "--no-progress",
+                 "--lesson", L0, "--lang", "zh"]) == 0
+    md = (tmp_path / "feedback" / "a.md").read_text(encoding="utf-8")
+    assert md.startswith(f"# {say('report.title', lang='zh', learner='a')}\n") and escape_markdown(hint.split(": ", 1)[1]) in md
+
+
+def text_of(report, exercise_id: str) -> str:
+    return next(r.hint for r in report.rows if r.exercise == exercise_id)
+
+
+def test_the_gradescope_results_speak_the_submissions_edition(editions):
+    from gptlab.course.grading.gradescope import results_json
+
+    en = results_json(editions["reports"]["en-wrong"], editions["course"])
+    zh = results_json(editions["reports"]["zh-wrong"], editions["course"])
+    assert [(t["name"], t["score"], t["status"]) for t in zh["tests"]] == [(t["name"], t["score"], t["status"]) for t in en["tests"]]
+    assert zh["output"] == f"0 / {editions['reports']['zh-wrong'].max_total} 分。"
+    assert en["output"] == f"0 / {editions['reports']['en-wrong'].max_total} points."
+    assert [t["output"] for t in zh["tests"]] == [r.hint for r in editions["reports"]["zh-wrong"].rows]
+
+
+def test_the_sandboxs_reasons_are_worded_in_the_submissions_edition(tmp_path):
+    from gptlab.course.messages import say
+
+    def chinese_with(source: str) -> dict:
+        nb = chinese_submission(L0, "good")
+        exercise_cells(nb)[EX.id]["source"] = source
+        return nb
+
+    write_nb(tmp_path / "in" / "undefined" / "00.ipynb", chinese_with("x = 1\n"))
+    write_nb(tmp_path / "in" / "loops" / "00.ipynb", chinese_with(f"def {EX.name}(*args, **kwargs):\n    while True:\n        pass\n"))
+    write_nb(tmp_path / "in" / "english" / "00.ipynb", make_submission(L0, "good", **{EX.id: "x = 1\n"}))
+    course = COURSE.only([L0])
+    rows = rows_by_learner(grade_folder(tmp_path / "in", course, tmp_path / "state", jobs=2, limits=FAST).reports)
+    undefined, loops, english = (only(rows[who]) for who in ("undefined", "loops", "english"))
+    cell = say("grade.cell", lang="zh", exercise=EX.id, number=undefined.cell, file="00.ipynb")
+    assert undefined.hint == say("grade.cell_error", lang="zh", exercise=EX.id, cell=cell, tip="",
+                                 message=say("sandbox.undefined", lang="zh", name=EX.name))
+    assert loops.hint == say("grade.crashed", lang="zh", exercise=EX.id, cell=cell, tail="",
+                             reason=say("sandbox.timeout", lang="zh", seconds=f"{FAST.timeout:g}"))
+    assert english.hint == f"{EX.id}: the {EX.id} cell (cell {english.cell} of 00.ipynb) does not define `{EX.name}`"
+    assert [r.status for r in (undefined, loops, english)] == ["error"] * 3

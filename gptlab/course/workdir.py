@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import gptlab
+from gptlab.course.messages import say
 
 WORKDIR_NAME = "my-lessons"
 
@@ -45,7 +46,7 @@ def sync_working_copy(lessons: Path, work: Path) -> list[Path]:
     """Copy every lesson that the working copy lacks; never touch one that is already there. In an edition, a
     lesson not translated yet is copied from the English lessons (its checks still speak the edition's language)."""
     if not any(Path(lessons).glob("*.ipynb")):
-        raise FileNotFoundError(f"no lessons found in {lessons}")
+        raise FileNotFoundError(say("cli.no_lessons", folder=lessons))
     work.mkdir(parents=True, exist_ok=True)
     copied = []
     sources = {p.name: p for p in sorted(Path(lessons).glob("*.ipynb"))}
@@ -87,7 +88,7 @@ def find_lesson(lessons: Path, number: str) -> Path:
     matches = sorted(Path(lessons).glob(f"{number}_*.ipynb"))
     if not matches:
         known = ", ".join(p.name for p in sorted(Path(lessons).glob("*.ipynb")))
-        raise FileNotFoundError(f"no lesson {number} in {lessons} (there are: {known})")
+        raise FileNotFoundError(say("cli.no_lesson", number=number, folder=lessons, known=known))
     return matches[0]
 
 
@@ -97,7 +98,7 @@ def reset_lesson(lessons: Path, work: Path, number: str, confirm) -> Path | None
     target = work / source.name
     backup = None
     if target.exists():
-        if not confirm(f"Replace {target} with a fresh copy of the lesson? Your version is kept as a backup."):
+        if not confirm(say("cli.reset_question", target=target)):
             return None
         backup = target.with_name(f"{target.stem}.backup-{time.strftime('%Y%m%d-%H%M%S')}.ipynb")
         os.replace(target, backup)

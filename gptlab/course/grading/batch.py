@@ -53,8 +53,9 @@ def default_state_dir(out: Path) -> Path:
 
 def grade_folder(submissions: Path, course: Course, state_dir: Path, *, jobs: int = 1, limits: Limits = Limits(),
                  secret_seeds: int = 2, fresh: bool = False, progress: bool = False,
-                 isolation: Isolation | None = None) -> BatchResult:
-    """Grade every learner under `submissions`; reports are saved in `state_dir` one by one."""
+                 isolation: Isolation | None = None, lang: str | None = None) -> BatchResult:
+    """Grade every learner under `submissions`; reports are saved in `state_dir` one by one. Each report speaks
+    its submission's edition (metadata.gptlab.lang), or `lang` for everyone."""
     learners = find_submissions(submissions)
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +64,8 @@ def grade_folder(submissions: Path, course: Course, state_dir: Path, *, jobs: in
     todo = []
     for learner, files in learners.items():
         print_ = fingerprint(files)
-        saved = None if fresh else _load_state(state_dir / f"{safe_name(learner)}.json", learner, print_, course_hash)
+        saved = None if fresh else _load_state(state_dir / f"{safe_name(learner)}.json", learner, print_, course_hash,
+                                               lang)
         if saved is not None:
             result.reports.append(saved)
             result.resumed.append(learner)
@@ -75,7 +77,7 @@ def grade_folder(submissions: Path, course: Course, state_dir: Path, *, jobs: in
 
     def one(learner: str, files: list[Path], print_: str) -> LearnerReport:
         try:
-            sub = read_submission(learner, files, course)
+            sub = read_submission(learner, files, course, lang)
             report = grade_submission(sub, course, limits=limits, secret_seeds=secret_seeds, isolation=isolation)
         except Exception as error:  # a grader bug must not sink the batch: this learner gets a clear row
             report = _internal_error(learner, course, error)
@@ -113,11 +115,12 @@ def _internal_error(learner: str, course: Course, error: Exception) -> LearnerRe
     return LearnerReport(learner, rows, [f"internal grader error (please report it): {detail}"])
 
 
-def _load_state(path: Path, learner: str, print_: str, course_hash: str) -> LearnerReport | None:
+def _load_state(path: Path, learner: str, print_: str, course_hash: str, lang: str | None = None) -> LearnerReport | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if (data.get("version") != STATE_VERSION or data.get("course") != course_hash
-                or data["report"].get("fingerprint") != print_ or data["report"].get("learner") != learner):
+                or data["report"].get("fingerprint") != print_ or data["report"].get("learner") != learner
+                or lang is not None and data["report"].get("lang", "en") != lang):  # asked in another language
             return None
         return LearnerReport.from_json(data["report"])
     except (OSError, ValueError, KeyError, TypeError):

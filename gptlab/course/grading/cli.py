@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from gptlab.course.messages import say
+
 
 def _course_dirs():
     from gptlab.course import course_root
@@ -33,19 +35,19 @@ def cmd_grade(args) -> int:
         try:
             archive = write_bundle(Path(args.gradescope), lessons, args.lesson)
         except (GradingError, NotebookError, ValueError) as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(say("cli.error", error=error), file=sys.stderr)
             return 2
-        print(f"wrote the Gradescope autograder bundle {args.gradescope} (upload {archive})")
+        print(say("cli.gradescope_written", folder=args.gradescope, archive=archive))
         return 0
     if not args.submissions:
-        print("error: give the SUBMISSIONS folder (or --gradescope DIR)", file=sys.stderr)
+        print(say("cli.no_submissions"), file=sys.stderr)
         return 2
     try:
         course = load_course(lessons)
         if args.lesson:
             course = course.only(args.lesson)  # what was assigned: totals and feedback cover these lessons only
     except (GradingError, NotebookError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(say("cli.error", error=error), file=sys.stderr)
         return 2
     out = Path(args.out)
     feedback = Path(args.feedback) if args.feedback else out.parent / "feedback"
@@ -53,23 +55,31 @@ def cmd_grade(args) -> int:
     print(probe_isolation().describe(), file=sys.stderr)
     try:
         result = grade_folder(Path(args.submissions), course, state, jobs=args.jobs, limits=_limits(args),
-                              secret_seeds=args.secret_seeds, fresh=args.fresh, progress=not args.no_progress)
+                              secret_seeds=args.secret_seeds, fresh=args.fresh, progress=not args.no_progress,
+                              lang=args.lang)
     except GradingError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(say("cli.error", error=error), file=sys.stderr)
         return 2
     paths = write_outputs(result.reports, course, out, feedback)
-    print(f"graded {len(result.graded)} learner(s), {len(result.resumed)} taken from {state} (unchanged since)")
-    print(f"gradebook: {paths['gradebook']}\nper exercise: {paths['long_csv']} and {paths['json']}\nfeedback: {feedback}/")
+    print(say("cli.graded", graded=len(result.graded), resumed=len(result.resumed), state=state))
+    print(say("cli.grade_outputs", gradebook=paths["gradebook"], long_csv=paths["long_csv"], json=paths["json"],
+              feedback=feedback))
     if result.tampering:
-        print(f"error: the installed gptlab files or the course's lessons changed while grading "
-              f"{', '.join(result.tampering)}. Reinstall the course, then re-run with --fresh; "
-              "verdicts from this run may not be trusted.", file=sys.stderr)
+        print(say("cli.tampering", learners=", ".join(result.tampering)), file=sys.stderr)
         return 3
     return 0
 
 
 def cmd_check(args) -> int:
-    """Check the given notebooks (only their lessons count), or, with none given, the learner's working copy."""
+    """Check the given notebooks (only their lessons count), or, with none given, the learner's working copy.
+    `--lang` (else $GPTLAB_LANG, else the notebooks' edition) is the language of all it prints."""
+    from gptlab.course.messages import speaking
+
+    with speaking(args.lang):
+        return _check(args)
+
+
+def _check(args) -> int:
     from gptlab.course.authoring.build import NotebookError
     from gptlab.course.grading.discover import GradingError, load_course, read_submission
     from gptlab.course.grading.engine import grade_submission
@@ -78,7 +88,7 @@ def cmd_check(args) -> int:
     try:
         course = load_course(Path(args.lessons))
     except (GradingError, NotebookError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(say("cli.error", error=error), file=sys.stderr)
         return 2
     if args.notebooks:
         files = [Path(p) for p in args.notebooks]
@@ -88,15 +98,14 @@ def cmd_check(args) -> int:
         work = default_dirs()[1]
         files = sorted(work.glob("*.ipynb")) if work.is_dir() else []
         if not files:
-            print(f"error: no notebooks to check in your working copy {work}; give the files to check "
-                  "(gptlab check 03_self_attention.ipynb)", file=sys.stderr)
+            print(say("cli.check_nothing", work=work), file=sys.stderr)
             return 2
-        print(f"checking your working copy {work} ({len(files)} notebooks)")
+        print(say("cli.checking", work=work, count=len(files)))
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
-        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        print(say("cli.no_such_file", files=", ".join(missing)), file=sys.stderr)
         return 2
-    submission = read_submission("you", files, course)
+    submission = read_submission("you", files, course, args.lang or _chosen_language())
     course = course.only(submission.lessons_found) if submission.lessons_found else course
     report = grade_submission(submission, course, limits=_limits(args), secret_seeds=args.secret_seeds)
     print(learner_table(report, course))
@@ -109,14 +118,23 @@ def cmd_handout(args) -> int:
 
     solutions = None if args.no_rebuild else Path(args.solutions)
     try:
-        written = write_handout(Path(args.dir), Path(args.lessons), solutions, wheel=args.wheel)
+        written = write_handout(Path(args.dir), Path(args.lessons), solutions, wheel=args.wheel, lang=args.lang)
     except (NotebookError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(say("cli.error", error=error), file=sys.stderr)
         return 2
     for path in written:
-        print(f"wrote {path}")
-    print(f"Hand out the folder {args.dir} (lessons without solutions, and HOWTO.md).")
+        print(say("cli.wrote", path=path))
+    print(say("cli.handout_done", folder=args.dir))
     return 0
+
+
+def _chosen_language() -> str | None:
+    """$GPTLAB_LANG if it is set (a learner's `gptlab check` answers in it), else None: the notebooks' edition."""
+    import os
+
+    from gptlab.course.messages import language
+
+    return language() if os.environ.get("GPTLAB_LANG") else None
 
 
 def add_subcommands(sub) -> None:
@@ -141,17 +159,24 @@ def add_subcommands(sub) -> None:
     grade.add_argument("--gradescope", metavar="DIR", help="write a Gradescope autograder bundle to DIR instead")
     grade.add_argument("--lesson", action="append", help="grade only the lessons assigned: --lesson 00 --lesson 01 "
                        "(totals, max_total and the feedback cover them alone; also for --gradescope)")
+    grade.add_argument("--lang", choices=["en", "zh"], help="the language of the feedback pages and of every hint "
+                       "(default: each submission's edition, from its notebooks' metadata.gptlab.lang)")
     sandbox_options(grade, 60.0)
     grade.set_defaults(func=cmd_grade)
 
     check = sub.add_parser("check", help="check your own notebooks as the grader will (learners)")
     check.add_argument("notebooks", nargs="*", help="your lesson notebooks (default: every lesson in your working copy)")
+    check.add_argument("--lang", choices=["en", "zh"], help="the language of the verdicts (default: $GPTLAB_LANG, "
+                       "else the notebooks' edition)")
     sandbox_options(check, 60.0)
     check.set_defaults(func=cmd_check)
 
     handout = sub.add_parser("handout", help="write what learners receive: fresh lessons and a HOWTO")
     handout.add_argument("dir", help="the folder to write")
-    handout.add_argument("--lessons", default=str(lessons))
+    handout.add_argument("--lessons", default=str(lessons), help="the English lessons/ (an edition's come from "
+                         "lessons/<lang>/ inside it)")
+    handout.add_argument("--lang", choices=["en", "zh"], default="en", help="the edition to hand out: zh takes "
+                         "lessons/zh/ (the English lessons stand in for those not translated yet) and a Chinese HOWTO")
     handout.add_argument("--solutions", default=str(solutions), help="rebuild lessons from here (default solutions/)")
     handout.add_argument("--no-rebuild", action="store_true", help="copy lessons/ as it is instead of rebuilding")
     handout.add_argument("--wheel", action="store_true", help="also put the gptlab package (a .whl) in the handout, "

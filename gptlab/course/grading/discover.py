@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gptlab.course.authoring.build import EXERCISE_TAG, Exercise, NotebookError, exercises, read_notebook, setup_cell, tags
+from gptlab.course.messages import LANGUAGES, edition, say
 
 
 class GradingError(ValueError):
@@ -29,6 +30,10 @@ class CourseLesson:
     setup_index: int
     exercises: tuple[Exercise, ...]
     version: str | None = None  # the course version the lesson was generated with (None: older than 0.2)
+    titles: tuple[tuple[str, str], ...] = ()  # (lang, title) of the lesson's editions (lessons/<lang>/)
+
+    def title_in(self, lang: str) -> str:
+        return dict(self.titles).get(lang, self.title)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Submission:
     missing: dict[tuple[str, str], str] = field(default_factory=dict)  # (lesson, exercise) -> why
     problems: list[str] = field(default_factory=list)  # learner-level, e.g. "x.ipynb: not a notebook: ..."
     versions: dict[str, str] = field(default_factory=dict)  # lesson -> the course version its notebook was made with
+    lang: str = "en"  # the edition: `--lang`, else what the notebooks record (metadata.gptlab.lang); feedback speaks it
 
 
 def load_course(lessons_dir: Path | str) -> Course:
@@ -92,11 +98,24 @@ def load_course(lessons_dir: Path | str) -> Course:
             raise GradingError(f"{path}: lesson {lesson} also comes from {lessons[lesson].path}")
         setup = setup_cell(nb, path)
         lessons[lesson] = CourseLesson(lesson, path, str(meta.get("title", path.stem)), setup.source,
-                                       nb.cells.index(setup), tuple(exercises(nb, path)), meta.get("course_version"))
+                                       nb.cells.index(setup), tuple(exercises(nb, path)), meta.get("course_version"),
+                                       _edition_titles(lessons_dir, path.name))
     ids = [e.id for lesson in lessons.values() for e in lesson.exercises]
     if len(ids) != len(set(ids)):
         raise GradingError(f"{lessons_dir}: two exercises share an id")
     return Course(dict(sorted(lessons.items())))
+
+
+def _edition_titles(lessons_dir: Path, name: str) -> tuple[tuple[str, str], ...]:
+    """The lesson's title in each edition found beside the course (lessons/zh/NN_topic.ipynb)."""
+    titles = []
+    for lang in LANGUAGES:
+        path = lessons_dir / lang / name
+        if lang != "en" and path.is_file():
+            title = read_notebook(path).metadata.get("gptlab", {}).get("title")
+            if isinstance(title, str):
+                titles.append((lang, title))
+    return tuple(titles)
 
 
 def find_submissions(root: Path | str) -> dict[str, list[Path]]:
@@ -118,55 +137,64 @@ def find_submissions(root: Path | str) -> dict[str, list[Path]]:
     return found
 
 
-def read_submission(learner: str, files: list[Path], course: Course) -> Submission:
-    """Read a learner's notebooks; never raises for a bad file (it becomes a problem in the report)."""
+def read_submission(learner: str, files: list[Path], course: Course, lang: str | None = None) -> Submission:
+    """Read a learner's notebooks; never raises for a bad file (it becomes a problem in the report). The report's
+    language is `lang` if given, else the edition most of the learner's notebooks record (a tie: English)."""
     sub = Submission(learner, list(files))
     notebooks: dict[str, tuple[Path, object]] = {}
+    problems: list[tuple[str, dict]] = []  # (message id, fields), worded once the language is known; id "": as is
     if not files:
-        sub.problems.append("no notebooks (*.ipynb) found")
+        problems.append(("grade.no_notebooks", {}))
     for path in sorted(files, key=lambda p: (_mtime(p), p.name)):
         try:
             nb = read_notebook(path)
         except NotebookError as error:
-            sub.problems.append(_short(error, path))
+            problems.append(("", {"text": _short(error, path)}))  # the notebook's own error, as it is
             continue
         except (OSError, UnicodeDecodeError) as error:
-            sub.problems.append(f"{path.name}: cannot be read ({type(error).__name__}: {error})")
+            problems.append(("grade.unreadable_file", {"file": path.name, "error": f"{type(error).__name__}: {error}"}))
             continue
         meta = nb.metadata.get("gptlab") if isinstance(nb.metadata.get("gptlab"), dict) else {}
         lesson = meta.get("lesson")
         if not isinstance(lesson, str):
-            sub.problems.append(f"{path.name}: not a notebook of this course (it has no metadata.gptlab.course.lesson)")
+            problems.append(("grade.not_course", {"file": path.name}))
             continue
         if lesson not in course.lessons:
-            sub.problems.append(f"{path.name}: lesson {lesson!r} is not part of this course "
-                                f"(known: {', '.join(course.lessons)})")
+            problems.append(("grade.unknown_lesson", {"file": path.name, "lesson": lesson,
+                                                      "known": ", ".join(course.lessons)}))
             continue
         if lesson in notebooks:
-            sub.problems.append(f"{path.name} and {notebooks[lesson][0].name} are both lesson {lesson}; "
-                                f"grading the newer one, {path.name}")
+            problems.append(("grade.two_notebooks", {"file": path.name, "other": notebooks[lesson][0].name,
+                                                     "lesson": lesson}))
         notebooks[lesson] = (path, nb)
+    sub.lang = lang or _majority([edition(nb.metadata) for _, nb in notebooks.values()])
     for lesson, (path, nb) in notebooks.items():
         sub.lessons_found[lesson] = path.name
         made_with = (nb.metadata.get("gptlab") or {}).get("course_version") or "0.1 or older"  # 0.1 wrote none
         sub.versions[lesson] = made_with
         expected = course.lessons[lesson].version
         if expected and made_with != expected:
-            sub.problems.append(f"{path.name}: made with course {made_with}, but the lessons handed out are course "
-                                f"{expected}; the verdicts use the handed-out checks")
+            problems.append(("grade.other_version", {"file": path.name, "made_with": made_with, "expected": expected}))
         for exercise in course.lessons[lesson].exercises:
             found = _find_cell(nb, exercise)
             key = (lesson, exercise.id)
             if found is None:
-                sub.missing[key] = (f"{path.name}: no exercise cell for {exercise.id!r} "
-                                    "(was it deleted, or its cell metadata removed?)")
+                sub.missing[key] = say("grade.no_cell", lang=sub.lang, file=path.name, exercise=exercise.id)
                 continue
             index, cell = found
             if cell.get("cell_type") != "code":
-                sub.missing[key] = f"{path.name}: cell {index}, the exercise {exercise.id!r}, is not a code cell"
+                sub.missing[key] = say("grade.not_code", lang=sub.lang, file=path.name, index=index, exercise=exercise.id)
                 continue
             sub.answers[key] = Answer(lesson, exercise, str(cell.get("source", "")), index, path.name)
+    sub.problems += [say(key, lang=sub.lang, **fields) if key else fields["text"] for key, fields in problems]
     return sub
+
+
+def _majority(langs: list[str]) -> str:
+    counts = {lang: langs.count(lang) for lang in langs}
+    best = max(counts.values(), default=0)
+    winners = [lang for lang, n in counts.items() if n == best]
+    return winners[0] if len(winners) == 1 else "en"
 
 
 def _find_cell(nb, exercise: Exercise):

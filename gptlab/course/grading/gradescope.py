@@ -115,7 +115,10 @@ def results_json(report, course) -> dict:
         tests.append({"name": f"{row.lesson} · {row.exercise}", "score": row.points, "max_score": row.max_points,
                       "status": "passed" if row.passed else "failed", "output": row.hint, "visibility": "visible"})
     notes = report.tampering + report.problems
-    output = f"{report.total} / {report.max_total} points." + ("\n" + "\n".join(notes) if notes else "")
+    from gptlab.course.messages import say
+
+    total = say("report.points_total", lang=report.lang, total=report.total, max_total=report.max_total)
+    output = total + ("\n" + "\n".join(notes) if notes else "")
     return {"score": report.total, "output": output, "tests": tests, "visibility": "visible"}
 
 

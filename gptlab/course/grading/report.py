@@ -17,10 +17,11 @@ from pathlib import Path
 from gptlab.files import atomic_write_text
 from gptlab.course.grading.discover import Course, safe_name
 from gptlab.course.grading.engine import LearnerReport
+from gptlab.course.messages import columns, pad, say
 
 SYMBOL = {"passed": "✓", "failed": "✗", "skipped": "○", "missing": "–", "error": "!"}
 WORDS = {"passed": "passed", "failed": "failed", "skipped": "not attempted", "missing": "not submitted",
-         "error": "could not be graded"}
+         "error": "could not be graded"}  # the English of report.status.<status>; pages use word(status, lang)
 LONG_FIELDS = ["learner", "lesson", "exercise", "passed", "status", "points", "max_points", "hint", "mistake",
                "seconds", "cell", "file"]
 
@@ -89,51 +90,65 @@ def _attempted_first(rows: list) -> list:
     return [r for r in rows if r.status != "missing"] + [r for r in rows if r.status == "missing"]
 
 
+def word(status: str, lang: str = "en") -> str:
+    """A verdict in words: passed, failed, not attempted, not submitted, could not be graded."""
+    return say(f"report.status.{status}", lang=lang)
+
+
+def _points(r, lang: str) -> str:
+    return say("report.points_one" if r.max_points == 1 else "report.points", lang=lang, points=r.points,
+               max_points=r.max_points)
+
+
 def feedback_markdown(report: LearnerReport, course: Course) -> str:
-    lines = [f"# Feedback for {escape_markdown(report.learner)}", "",
-             f"**Score: {report.total} / {report.max_total} points** "
-             f"({sum(r.passed for r in report.rows)} of {len(report.rows)} exercises passed)", ""]
+    """The learner's page, in the language of their submission (report.lang)."""
+    lang = report.lang
+    passed = sum(r.passed for r in report.rows)
+    lines = [f"# {say('report.title', lang=lang, learner=escape_markdown(report.learner))}", "",
+             f"**{say('report.score', lang=lang, total=report.total, max_total=report.max_total)}** "
+             f"{say('report.passed_count', lang=lang, passed=passed, count=len(report.rows))}", ""]
     for note in report.tampering + report.problems:
-        lines.append(f"- Note: {escape_markdown(note)}")
+        lines.append(f"- {say('report.note', lang=lang, note=escape_markdown(note))}")
     if report.tampering or report.problems:
         lines.append("")
-    titles = {lesson.lesson: lesson.title for lesson in course.lessons.values()}
+    titles = {lesson.lesson: lesson.title_in(lang) for lesson in course.lessons.values()}
     for lesson in sorted({r.lesson for r in report.rows}):
-        lines += [f"## Lesson {escape_markdown(lesson)} · {escape_markdown(titles.get(lesson, ''))}", ""]
+        lines += [f"## {say('report.lesson', lang=lang, lesson=escape_markdown(lesson), title=escape_markdown(titles.get(lesson, '')))}", ""]
         for r in _attempted_first([r for r in report.rows if r.lesson == lesson]):
-            lines.append(f"- {SYMBOL[r.status]} **{escape_markdown(r.exercise)}** — {WORDS[r.status]}, "
-                         f"{r.points}/{r.max_points} point{'s' if r.max_points != 1 else ''}")
+            lines.append(f"- {SYMBOL[r.status]} **{escape_markdown(r.exercise)}** — {word(r.status, lang)}, {_points(r, lang)}")
             if not r.passed:
                 lines.append(f"  - {escape_markdown(r.hint)}")
         lines.append("")
-    lines.append("Checked by `gptlab grade`: your code ran on the lesson's cases and on fresh ones; run "
-                 "`gptlab check` on your notebooks to see the same verdicts yourself.")
+    lines.append(say("report.footer", lang=lang))
     return "\n".join(lines) + "\n"
 
 
 def feedback_html(report: LearnerReport, course: Course) -> str:
-    e = html.escape
-    titles = {lesson.lesson: lesson.title for lesson in course.lessons.values()}
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>Feedback for {e(report.learner)}</title>",
+    e, lang = html.escape, report.lang
+    titles = {lesson.lesson: lesson.title_in(lang) for lesson in course.lessons.values()}
+    title = e(say("report.title", lang=lang, learner=report.learner))
+    passed = sum(r.passed for r in report.rows)
+    parts = ["<!DOCTYPE html>", f'<html lang="{e(lang)}"><head><meta charset="utf-8">',
+             f"<title>{title}</title>",
              "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}td,th{padding:.3em .6em;"
              "text-align:left;vertical-align:top}tr.passed td:first-child{color:green}"
              "tr.failed td:first-child,tr.error td:first-child{color:#b00}</style></head><body>",
-             f"<h1>Feedback for {e(report.learner)}</h1>",
-             f"<p><strong>Score: {report.total} / {report.max_total} points</strong> "
-             f"({sum(r.passed for r in report.rows)} of {len(report.rows)} exercises passed)</p>"]
+             f"<h1>{title}</h1>",
+             f"<p><strong>{e(say('report.score', lang=lang, total=report.total, max_total=report.max_total))}</strong> "
+             f"{e(say('report.passed_count', lang=lang, passed=passed, count=len(report.rows)))}</p>"]
     notes = report.tampering + report.problems
     if notes:
-        parts.append("<ul>" + "".join(f"<li>Note: {e(n)}</li>" for n in notes) + "</ul>")
+        parts.append("<ul>" + "".join(f"<li>{e(say('report.note', lang=lang, note=n))}</li>" for n in notes) + "</ul>")
+    heads = "".join(f"<th>{e(say(f'report.col.{c}', lang=lang))}</th>" for c in ("exercise", "result", "points", "feedback"))
     for lesson in sorted({r.lesson for r in report.rows}):
-        parts.append(f"<h2>Lesson {e(lesson)} · {e(titles.get(lesson, ''))}</h2>")
-        parts.append("<table><tr><th></th><th>exercise</th><th>result</th><th>points</th><th>feedback</th></tr>")
+        parts.append(f"<h2>{e(say('report.lesson', lang=lang, lesson=lesson, title=titles.get(lesson, '')))}</h2>")
+        parts.append(f"<table><tr><th></th>{heads}</tr>")
         for r in _attempted_first([r for r in report.rows if r.lesson == lesson]):
             hint = "" if r.passed else e(r.hint)
             parts.append(f'<tr class="{e(r.status)}"><td>{SYMBOL[r.status]}</td><td>{e(r.exercise)}</td>'
-                         f"<td>{WORDS[r.status]}</td><td>{r.points}/{r.max_points}</td><td>{hint}</td></tr>")
+                         f"<td>{e(word(r.status, lang))}</td><td>{r.points}/{r.max_points}</td><td>{hint}</td></tr>")
         parts.append("</table>")
-    parts.append("<p>Checked by <code>gptlab grade</code>: your code ran on the lesson's cases and on fresh ones.</p>")
+    parts.append(f"<p>{say('report.footer_html', lang=lang)}</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -160,16 +175,20 @@ def write_outputs(reports: list[LearnerReport], course: Course, out: Path, feedb
 
 def learner_table(report: LearnerReport, course: Course) -> str:
     """What `gptlab check` prints: every exercise of the course, done, failed (with the hint) or not attempted."""
-    header = ["", "lesson", "exercise", "result", "points"]
-    rows = [[SYMBOL[r.status], r.lesson, r.exercise, WORDS[r.status], f"{r.points}/{r.max_points}"] for r in report.rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    lines = ["  ".join(str(x).ljust(w) for x, w in zip(header, widths)).rstrip()]
+    lang = report.lang
+    header = [""] + [say(f"report.col.{c}", lang=lang) for c in ("lesson", "exercise", "result", "points")]
+    rows = [[SYMBOL[r.status], r.lesson, r.exercise, word(r.status, lang), f"{r.points}/{r.max_points}"]
+            for r in report.rows]
+    widths = [max(columns(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(pad(str(x), w) for x, w in zip(header, widths)).rstrip()]
     for r, cells in zip(report.rows, rows):
-        lines.append("  ".join(str(x).ljust(w) for x, w in zip(cells, widths)).rstrip())
+        lines.append("  ".join(pad(str(x), w) for x, w in zip(cells, widths)).rstrip())
         if r.status in ("failed", "error"):
             lines.append(f"      → {' '.join(r.hint.split())}")
     done = sum(r.passed for r in report.rows)
-    lines.append(f"{done} of {len(report.rows)} exercises passed; {report.total}/{report.max_total} points.")
+    lines.append(say("report.summary", lang=lang, passed=done, count=len(report.rows), total=report.total,
+                     max_total=report.max_total))
     for note in report.problems:
-        lines.append(f"note: {note}")
+        lines.append(say("report.table_note", lang=lang, note=note))
     return "\n".join(lines)
+

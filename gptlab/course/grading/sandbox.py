@@ -94,6 +94,8 @@ class RunResult:
     reason: str = ""
     seconds: float = 0.0
     stderr_tail: str = ""
+    reason_id: str = ""  # the reason's id in gptlab.course.messages (the grader words it in the learner's language)
+    reason_fields: dict = field(default_factory=dict)
 
 
 SIGNAL_WORDS = {signal.SIGSEGV: "crashed with a segmentation fault (SIGSEGV)", signal.SIGKILL: "was killed (SIGKILL)",
@@ -188,13 +190,16 @@ class Sandbox:
             now = time.monotonic()
             if not ready and now > started + limits.startup_timeout:
                 result.ended, result.reason = "startup-timeout", f"the sandbox did not start within {limits.startup_timeout:g} s"
+                result.reason_id, result.reason_fields = "sandbox.no_start", {"seconds": f"{limits.startup_timeout:g}"}
                 break
             if running is not None and now > running_since + limits.timeout:
                 result.ended, result.running = "timeout", running
                 result.reason = f"timed out after {limits.timeout:g} s"
+                result.reason_id, result.reason_fields = "sandbox.timeout", {"seconds": f"{limits.timeout:g}"}
                 break
             if now > hard_deadline:
                 result.ended, result.running, result.reason = "timeout", running, "ran past the batch's time limit"
+                result.reason_id = "sandbox.batch_limit"
                 break
             time.sleep(0.05)
         _kill_group(process)
@@ -213,6 +218,7 @@ class Sandbox:
         else:
             result.ended = "exited"
             result.reason = f"made the sandbox exit with status {code} (os._exit(), or a crash in native code)"
+            result.reason_id, result.reason_fields = "sandbox.exited", {"code": code}
         return result
 
     def _events(self) -> list[dict]:

@@ -197,16 +197,21 @@ def _run_exercise(item: dict, base: dict, prepared: tuple, job: dict) -> dict:
     except SyntaxError as error:
         magic = " (exercise cells must be plain Python: no % or ! lines)" if "%" in (error.text or "") or \
             (error.text or "").lstrip().startswith("!") else ""
-        return {"status": "error", "message": f"is not valid Python: {error.msg} on line {error.lineno}{magic}"}
+        return {"status": "error", "message": f"is not valid Python: {error.msg} on line {error.lineno}{magic}",
+                "say": ["sandbox.syntax_magic" if magic else "sandbox.syntax", {"error": str(error.msg), "line": error.lineno}]}
     try:
         exec(code, namespace)
     except BaseException as error:  # SystemExit and KeyboardInterrupt included
-        return {"status": "error", "message": "raised " + _describe(error, filename) + " while the cell itself ran"}
+        described = _describe(error, filename)
+        return {"status": "error", "message": "raised " + described + " while the cell itself ran",
+                "say": ["sandbox.raised_in_cell", {"error": described}]}
     impl = namespace.get(item["name"])
     if impl is None:
-        return {"status": "error", "message": f"does not define `{item['name']}`"}
+        return {"status": "error", "message": f"does not define `{item['name']}`",
+                "say": ["sandbox.undefined", {"name": item["name"]}]}
     if not callable(impl):
-        return {"status": "error", "message": f"`{item['name']}` is a {type(impl).__name__}, not a function or class"}
+        return {"status": "error", "message": f"`{item['name']}` is a {type(impl).__name__}, not a function or class",
+                "say": ["sandbox.not_callable", {"name": item["name"], "kind": type(impl).__name__}]}
     origin = _origin(impl, filename, namespace["__name__"], reference)
     calls = []
 
@@ -222,8 +227,9 @@ def _run_exercise(item: dict, base: dict, prepared: tuple, job: dict) -> dict:
             outcomes = run_cases(spec, impl, seed)
         except BaseException as error:  # sys.exit() inside the function, or a broken invoker
             sys.setprofile(None)
-            return {"status": "error", "message": "raised " + _describe(error, filename) + " when called",
-                    "origin": origin}
+            described = _describe(error, filename)
+            return {"status": "error", "message": "raised " + described + " when called", "origin": origin,
+                    "say": ["sandbox.raised_when_called", {"error": described}]}
         finally:
             sys.setprofile(None)
         runs.append({"seed": seed, "outcomes": outcomes})
