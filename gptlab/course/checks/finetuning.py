@@ -450,7 +450,8 @@ check_instruction_batch.spec.combined += [
 
 
 def _lora_parts(case, expected, actual):
-    """The invoker's report: (starts as the base layer?, learns in one step?, output, trainable names)."""
+    """The invoker's report: (starts as the base layer?, learns in one step?, output, trainable names); then the
+    output with the case's A and B, read as base(x) + c · x Aᵀ Bᵀ to find the scale c."""
     starts, learns, output, names = actual
     if not starts and expected[0]:
         return ("at the start your layer's output differs from the base layer's, so fine-tuning would not start from "
@@ -458,9 +459,15 @@ def _lora_parts(case, expected, actual):
                                           else ""))
     if names != expected[3]:
         return f"the trainable parameters should be {list(expected[3])}; yours are {list(names)}"
-    if not torch.allclose(output, expected[2], atol=1e-5, rtol=1e-4):
-        return (f"with the same A and B, your low-rank path is scaled differently from alpha / r = "
-                f"{case.init['alpha'] / case.init['r']:.3g}: check the scaling")
+    spec, x = case.init, case.args[0]
+    torch.manual_seed(len(case.name))  # the base layer exactly as lora_invoker builds it
+    base = nn.Linear(spec["in_features"], spec["out_features"], bias=spec["bias"]).requires_grad_(False)
+    low = (x @ spec["A"].T @ spec["B"].T).double().flatten()
+    rest = (output - base(x)).double().flatten()
+    c = float(rest @ low / (low @ low))
+    if torch.allclose(rest, c * low, rtol=1e-4, atol=1e-5) and abs(c - spec["alpha"] / spec["r"]) > 1e-6:
+        return (f"with the case's A and B your low-rank path is scaled by {c:.4g}; it should be alpha / r = "
+                f"{spec['alpha']:g} / {spec['r']} = {spec['alpha'] / spec['r']:.4g}")
     return None
 
 
