@@ -376,22 +376,11 @@ check_train_loop = make_check(CheckSpec(
 ))
 
 # --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+# (the properties and the larger implementations sit in training_combined, to keep this module readable)
 
+from gptlab.course.checks import training_combined as _combined  # noqa: E402
 
-def _batch_relation(case, expected, actual):
-    """Read x and y back: their dtype, and how y lines up with x (the token after, the same, the one before)."""
-    x, y = actual
-    problems = []
-    if x.dtype != torch.int64 or y.dtype != torch.int64:
-        problems.append(f"x and y should be int64 (long) tensors; yours are {x.dtype} and {y.dtype}")
-    if torch.equal(x.long(), y.long()):
-        problems.append("your y is x itself, where y[:, t] must be the token after x[:, t]")
-    elif x.shape[1] > 1 and torch.equal(y[:, 1:].long(), x[:, :-1].long()):
-        problems.append("your y[:, t + 1] is x[:, t], so y holds the token before each position, not the one after")
-    return "; and ".join(problems) or None
-
-
-check_get_batch.spec.properties += [_batch_relation]
+check_get_batch.spec.properties += [_combined.batch_relation]
 check_get_batch.spec.combined += [
     lambda data, batch_size, block_size, generator: tuple(t.to(data.dtype) for t in
                                                           _y_equals_x(data, batch_size, block_size, generator)),
@@ -399,30 +388,8 @@ check_get_batch.spec.combined += [
                                                           _y_shifted_back(data, batch_size, block_size, generator)),
 ]
 
-_ALIGNMENTS = {"the next token idx[:, t + 1]": (slice(None, -1), slice(1, None)),
-               "the same token idx[:, t] (not shifted)": (slice(None), slice(None)),
-               "the token before, idx[:, t - 1] (shifted backwards)": (slice(1, None), slice(None, -1))}
-_REDUCTIONS = {"the mean over all predicted tokens": lambda per: per.mean(),
-               "a sum over the positions, averaged over the batch": lambda per: per.sum(1).mean(),
-               "a sum over everything": lambda per: per.sum()}
 
-
-def _loss_formula(case, expected, actual):
-    """Which target each position's logits were scored against, and how the terms were averaged."""
-    logits, idx = case.args
-    B, T, V = logits.shape
-    for aligned, (use, against) in _ALIGNMENTS.items():
-        per = F.cross_entropy(logits[:, use].reshape(-1, V), idx[:, against].reshape(-1), reduction="none").view(B, -1)
-        for reduced, reduce in _REDUCTIONS.items():
-            if torch.allclose(torch.as_tensor(actual, dtype=per.dtype), reduce(per), rtol=1e-4, atol=1e-6):
-                if aligned == next(iter(_ALIGNMENTS)) and reduced == next(iter(_REDUCTIONS)):
-                    return None
-                return (f"your loss scores logits[:, t] against {aligned} and takes {reduced}; the loss is the mean "
-                        "over all B·(T-1) predicted tokens of logits[:, t] against the next token idx[:, t + 1]")
-    return None
-
-
-check_next_token_loss.spec.properties += [_loss_formula]
+check_next_token_loss.spec.properties += [_combined.loss_formula]
 check_next_token_loss.spec.combined += [
     lambda logits, idx: F.cross_entropy(logits.reshape(-1, logits.shape[-1]), idx.reshape(-1), reduction="none")
     .view(idx.shape).sum(1).mean(),                                                    # not shifted + summed over time
@@ -431,87 +398,11 @@ check_next_token_loss.spec.combined += [
 ]
 
 
-def _make_step(zero_grad=True, backward_first=True, clip="before"):
-    """A train_step with its moves switched: clear the gradients, step after backward, clip before the step (or after
-    it, or never)."""
-    def step(model, optimizer, x, y, grad_clip):
-        if zero_grad:
-            optimizer.zero_grad()
-        _, loss = model(x, y)
-        if not backward_first:
-            optimizer.step()
-        loss.backward()
-        if clip == "before":
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        if backward_first:
-            optimizer.step()
-        if clip == "after":
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        return loss.item()
-    return step
+check_train_step.spec.properties += [_combined.step_moves(_invoke_steps)]
+check_train_step.spec.combined += [_combined.make_step(zero_grad=False, clip="none"),
+                                   _combined.make_step(zero_grad=False, clip="after")]
 
 
-_CLIPPING = {"before": None, "none": "does not clip the gradients", "after": "clips the gradients after the update"}
-
-
-def _step_moves(case, expected, actual):
-    """Replay the case with each of the step's moves switched and say which ones the answer gets wrong."""
-    import itertools
-
-    if not (isinstance(actual, tuple) and len(actual) == 2):
-        return None
-    for zero, first, clip in itertools.product((True, False), (True, False), _CLIPPING):
-        if zero and first and clip == "before":
-            continue
-        try:
-            ours = _invoke_steps(_make_step(zero, first, clip), case)
-        except RuntimeError:  # stepping before backward without clearing: autograd refuses
-            continue
-        if all(torch.allclose(a, b, atol=1e-4, rtol=1e-3) for a, b in zip(ours, actual)):
-            wrong = [text for text in ((None if zero else "does not clear the old gradients first"),
-                                       (None if first else "updates the weights before loss.backward()"),
-                                       _CLIPPING[clip]) if text]
-            return "your step " + " and ".join(wrong) + ": the order is clear, backward, clip, step"
-    return None
-
-
-check_train_step.spec.properties += [_step_moves]
-check_train_step.spec.combined += [_make_step(zero_grad=False, clip="none"), _make_step(zero_grad=False, clip="after")]
-
-
-def _make_loop(optimizer_once=True, generator_once=True, pass_lr=True, pass_clip=True):
-    def loop(model, data, steps, batch_size, lr, grad_clip=1.0, seed=0):
-        def optimizer_now():
-            return torch.optim.AdamW(model.parameters(), lr=lr) if pass_lr else torch.optim.AdamW(model.parameters())
-
-        generator, optimizer, losses = torch.Generator().manual_seed(seed), optimizer_now(), []
-        for _ in range(steps):
-            optimizer = optimizer if optimizer_once else optimizer_now()
-            generator = generator if generator_once else torch.Generator().manual_seed(seed)
-            x, y = corpus.get_batch(data, batch_size, model.config.block_size, generator)
-            losses.append(train_step(model, optimizer, x, y, grad_clip if pass_clip else float("inf")))
-        return losses
-    return loop
-
-
-_LOOP_PARTS = ("makes a new optimizer every step", "reseeds the generator every step (the same batch each time)",
-               "does not pass lr to the optimizer", "does not pass grad_clip on to train_step")
-
-
-def _loop_parts(case, expected, actual):
-    """Replay the case with each of the loop's four set-up choices switched and say which ones the answer makes."""
-    import itertools
-
-    for flags in itertools.product((True, False), repeat=4):
-        if all(flags) or sum(not f for f in flags) > 2:
-            continue
-        ours = _invoke_loop(_make_loop(*flags), case)
-        if all(a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(ours, actual)):
-            return ("your loop " + " and ".join(part for part, ok in zip(_LOOP_PARTS, flags) if not ok)
-                    + ": one optimizer with lr and one seeded generator, made before the loop, and grad_clip passed on")
-    return None
-
-
-check_train_loop.spec.properties += [_loop_parts]
-check_train_loop.spec.combined += [_make_loop(optimizer_once=False, pass_lr=False),
-                                   _make_loop(generator_once=False, pass_clip=False)]
+check_train_loop.spec.properties += [_combined.loop_parts(_invoke_loop)]
+check_train_loop.spec.combined += [_combined.make_loop(optimizer_once=False, pass_lr=False),
+                                   _combined.make_loop(generator_once=False, pass_clip=False)]
