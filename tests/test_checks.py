@@ -223,24 +223,13 @@ def test_judging_in_threads_gives_the_same_verdicts_as_judging_alone():
 
 # --- combined mistakes: when no catalog entry matches, a property still says what is wrong ------------------------
 
-# Checks that do not list two combined mistakes yet. The list only shrinks: a new exercise must bring its own
-# (CheckSpec.combined), and a check that gains them must leave this set (the test below says so).
-NOT_YET_COMBINED = {
-    "causal_self_attention", "layer_norm", "mlp", "block", "render_chat", "pool_last_token", "instruction_batch",
-    "lora_linear", "cached_step", "gpt_forward", "gpt", "previous_token_score", "rms_norm", "rope", "swiglu",
-    "gqa_attention", "input_embedding", "padding_mask", "cross_attention", "completion_response", "text_to_bytes",
-    "bytes_to_text", "count_pairs", "merge", "train_bpe", "encode_with_merges", "get_batch", "next_token_loss",
-    "train_step", "train_loop", "patchify", "class_token",
-}
 COMBINED = [(spec, i, impl) for spec in SPECS.values() for i, impl in enumerate(spec.combined)]
 
 
 @pytest.mark.parametrize("spec", SPECS.values(), ids=list(SPECS))
 def test_every_check_lists_two_combined_mistakes(spec):
-    if spec.exercise in NOT_YET_COMBINED:
-        assert len(spec.combined) < 2, f"{spec.exercise} has combined mistakes now: remove it from NOT_YET_COMBINED"
-        pytest.skip(f"{spec.exercise}: no combined mistakes yet")
-    assert len(spec.combined) >= 2
+    """Every check, a new one included, brings at least two wrong answers that combine two mistakes each."""
+    assert len(spec.combined) >= 2, f"{spec.exercise}: list two combined mistakes (CheckSpec.combined)"
 
 
 @pytest.mark.parametrize("spec,number,impl", COMBINED, ids=[f"{s.exercise}-combined-{i}" for s, i, _ in COMBINED])

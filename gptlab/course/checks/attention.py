@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gptlab.nn import attention
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, future_hidden, module_invoker, sums_to_one
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, future_hidden, module_invoker, reference_module, sums_to_one
 from gptlab.course.checks.notebook import make_check
 
 # --- causal_mask(T) ------------------------------------------------------------------------------
@@ -573,3 +573,39 @@ check_scaled_dot_product_attention.spec.combined += [
     _wrong_axis_scaled_by_d_k,                                                  # the wrong axis + scaled by d_k
     lambda q, k, v, causal=False: _attend(_scores(q, k, 1.0), v),               # no scale + causal ignored
 ]
+
+
+def _first_position_sees_the_future(case, expected, actual):
+    """Position 0 may attend to itself only, so its output is c_proj(v₀) whatever the scale or the order of q and k:
+    if it differs on a case of several positions, later tokens leaked into it (or v₀ took another path)."""
+    if actual.shape != expected.shape or actual.shape[1] < 2:
+        return None
+    if torch.allclose(actual[:, 0], expected[:, 0], atol=1e-4, rtol=1e-3):
+        return None
+    module = reference_module(attention.CausalSelfAttention, case).requires_grad_(False)
+    C = actual.shape[-1]
+    value = module.c_attn(case.args[0])[..., 2 * C:]  # (B, T, C): every head's v, side by side
+    if torch.allclose(actual[:, 0], value[:, 0], atol=1e-4, rtol=1e-3):
+        return ("the output at position 0 is the first token's own value vector, unprojected: the heads' output must go "
+                "through c_proj")
+    return ("the output at position 0 differs, though the first token may attend to itself only (its output is c_proj "
+            "of its own value, whatever the scale or the order of q and k): later tokens leak into earlier ones, so the "
+            "future is not masked (is_causal=True), unless its value reaches c_proj another way (the split into heads)")
+
+
+class _NoMaskNoScale(_Reference):
+    def attend(self, q, k, v, B, T, C):
+        nh = self.n_heads
+        q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2) for t in (q, k, v))
+        return F.scaled_dot_product_attention(q, k, v, scale=1.0).transpose(1, 2).reshape(B, T, C)
+
+
+class _NoMaskQueryKeySwapped(_NoCausalMask):
+    def forward(self, x):
+        B, T, C = x.shape
+        k, q, v = self.c_attn(x).split(C, dim=2)
+        return self.c_proj(self.attend(q, k, v, B, T, C))
+
+
+check_causal_self_attention.spec.properties += [_first_position_sees_the_future]
+check_causal_self_attention.spec.combined += [_NoMaskNoScale, _NoMaskQueryKeySwapped]

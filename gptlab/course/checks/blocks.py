@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gptlab.nn import layers
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker, reference_module
 from gptlab.course.checks.notebook import make_check
 
 # --- LayerNorm(d, eps=1e-5) ----------------------------------------------------------------------
@@ -259,3 +259,99 @@ check_block = make_check(CheckSpec(
         "Key lines: x = x + self.attn(self.ln_1(x)); x = x + self.mlp(self.ln_2(x)); return x",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _normalised_stats(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    z = z.double()
+    return z.mean(-1), z.var(-1, unbiased=False)
+
+
+def _layer_norm_statistics(case, expected, actual):
+    """Undo the weight and bias the learner's module was given: what is left must have each vector's mean 0 over the
+    last axis and the reference's variance (1, or a little less where eps matters)."""
+    if actual.shape != expected.shape:
+        return None
+    ln = reference_module(layers.LayerNorm, case).requires_grad_(False)
+    x = case.args[0]
+    if torch.allclose(actual.double(), ((x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True, unbiased=False)).double(),
+                      atol=1e-2):
+        return "your output is normalised but not scaled by self.weight and shifted by self.bias"
+    mine, want = _normalised_stats((actual - ln.bias) / ln.weight), _normalised_stats((expected - ln.bias) / ln.weight)
+    if (mine[0] - want[0]).abs().max() > 1e-3:
+        return (f"after undoing weight and bias, each vector should have mean 0 over its features (the last axis); yours "
+                f"have means up to {float(mine[0].abs().max()):.3g}: the mean is not subtracted, or not over dim=-1")
+    if not torch.allclose(mine[1], want[1], rtol=1e-3, atol=1e-6):
+        ratio = mine[1] / want[1]
+        return (f"after undoing weight and bias, each vector's variance over its features should be "
+                f"{float(want[1].max()):.3g} or less; yours is {float(ratio.min()):.3g} to {float(ratio.max()):.3g} "
+                "times that: check how the variance is computed (divide by d) and where eps goes")
+    return None
+
+
+class _NoCenteringEpsOutside(layers.LayerNorm):
+    def forward(self, x):
+        return x / (x.std(dim=-1, keepdim=True, unbiased=False) + self.eps) * self.weight + self.bias
+
+
+class _WrongAxisUnbiased(layers.LayerNorm):
+    def forward(self, x):
+        mean, var = x.mean(dim=0, keepdim=True), x.var(dim=0, keepdim=True)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
+check_layer_norm.spec.properties += [_layer_norm_statistics]
+check_layer_norm.spec.combined += [_NoCenteringEpsOutside, _WrongAxisUnbiased]
+
+
+def _mlp_never_negative(case, expected, actual):
+    if actual.shape == expected.shape and (expected < 0).any() and not (actual < 0).any():
+        return ("none of your output values is negative, though the reference's are: the MLP's update to the residual "
+                "stream must be able to point any way (a ReLU on the output of c_proj?)")
+    return None
+
+
+class _ReluTwice(layers.MLP):
+    def forward(self, x):
+        return F.relu(self.c_proj(F.relu(self.c_fc(x))))
+
+
+class _LinearThenRelu(layers.MLP):
+    def forward(self, x):
+        return F.relu(self.c_proj(self.c_fc(x)))
+
+
+check_mlp.spec.properties += [_mlp_never_negative]
+check_mlp.spec.combined += [_ReluTwice, _LinearThenRelu]
+
+
+def _block_output_normalised(case, expected, actual):
+    """A pre-norm block never normalises the stream itself: if its output is a LayerNorm's, a norm is misplaced."""
+    if actual.shape != expected.shape or actual.shape[-1] < 4:
+        return None
+    block = reference_module(layers.Block, case).requires_grad_(False)
+    for name in ("ln_1", "ln_2"):
+        ln = getattr(block, name)
+        mean, var = _normalised_stats((actual - ln.bias) / ln.weight)
+        if mean.abs().max() < 1e-3 and (var - 1).abs().max() < 1e-2:
+            return (f"your block's output is the output of {name} (each vector normalised, then {name}'s weight and "
+                    "bias): in a pre-norm block the residual stream is never normalised, only the copies that the "
+                    "sublayers read, x + attn(ln_1(x))")
+    return None
+
+
+class _PostNormOneNorm(layers.Block):
+    def forward(self, x):
+        x = self.ln_1(x + self.attn(x))
+        return self.ln_1(x + self.mlp(x))
+
+
+class _NormAfterNoMlpResidual(layers.Block):
+    def forward(self, x):
+        x = x + self.ln_1(self.attn(x))
+        return self.ln_2(self.mlp(x))
+
+
+check_block.spec.properties += [_block_output_normalised]
+check_block.spec.combined += [_PostNormOneNorm, _NormAfterNoMlpResidual]

@@ -98,3 +98,27 @@ check_render_chat = make_check(CheckSpec(
     ],
     output="the prompt text",
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _chat_structure(case, expected, actual):
+    """Count what the template is made of: the end-of-turn tokens, the blank lines, the final header."""
+    if not isinstance(actual, str):
+        return None
+    if actual.count(END_OF_TURN) != expected.count(END_OF_TURN):
+        return (f"your prompt text has {actual.count(END_OF_TURN)} {END_OF_TURN} tokens; the reference has "
+                f"{expected.count(END_OF_TURN)}, one after each earlier assistant answer")
+    if not actual.endswith(HEADERS["assistant"]):
+        return f"your prompt text should end with the assistant's header {HEADERS['assistant']!r}; it ends {actual[-20:]!r}"
+    if actual.count("\n\n") != expected.count("\n\n"):
+        return (f"your prompt text has {actual.count(chr(10) * 2)} blank lines ('\\n\\n'); the reference has "
+                f"{expected.count(chr(10) * 2)}, one after each message")
+    return None
+
+
+check_render_chat.spec.properties += [_chat_structure]
+check_render_chat.spec.combined += [
+    _mutant(end_assistant=False, separator="\n"),        # no end-of-turn + one newline
+    _mutant(strip=False, generation_prompt=False),       # not stripped + no generation prompt
+]

@@ -93,12 +93,7 @@ def module_invoker(reference_class: type, init: Callable[[Case], dict] | None = 
 
     def invoke(cls: type, case: Case) -> Any:
         kwargs = init(case) if init is not None else dict(case.init)
-        generator = torch.Generator().manual_seed(len(case.name))
-        torch.manual_seed(0)
-        reference = reference_class(**kwargs)
-        with torch.no_grad():
-            for parameter in reference.parameters():
-                parameter.add_(0.5 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
+        reference = reference_module(reference_class, case, kwargs)
         module = cls(**kwargs)
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"pass the class itself (an nn.Module subclass); {cls!r} built a {type(module).__name__}")
@@ -115,6 +110,18 @@ def module_invoker(reference_class: type, init: Callable[[Case], dict] | None = 
         return output
 
     return invoke
+
+
+def reference_module(reference_class: type, case: Case, kwargs: dict | None = None) -> torch.nn.Module:
+    """The reference module exactly as module_invoker builds it for `case` (seeded, every parameter moved), so that a
+    property can read the weights the learner's module was given (undo a LayerNorm's weight and bias, say)."""
+    generator = torch.Generator().manual_seed(len(case.name))
+    torch.manual_seed(0)
+    reference = reference_class(**(dict(case.init) if kwargs is None else kwargs))
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter.add_(0.5 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
+    return reference.eval()
 
 
 def _first_float_tensor(value: Any) -> torch.Tensor | None:

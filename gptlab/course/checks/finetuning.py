@@ -390,3 +390,100 @@ check_lora_linear = make_check(CheckSpec(
         "self.B = nn.Parameter(torch.zeros(base.out_features, r)); return self.base(x) + (x @ self.A.T @ self.B.T) * self.alpha / self.r",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _pooled_position(case, expected, actual):
+    """Which position each row was read from: the last real token is at mask[b].sum() - 1."""
+    hidden, mask = case.args
+    if actual.shape != expected.shape:
+        return None
+    last = mask.long().sum(1) - 1
+    for b in range(hidden.shape[0]):
+        if torch.equal(actual[b], expected[b]):
+            continue
+        same = [t for t in range(hidden.shape[1]) if torch.allclose(actual[b], hidden[b, t])]
+        if same:
+            return (f"row {b} of the pooled states is the hidden state at position {same[0]}; its last real token is "
+                    f"at position {int(last[b])} (mask[{b}].sum() - 1 = {int(mask[b].long().sum())} - 1)")
+        return (f"row {b} of the pooled states is not the hidden state of any one position: you combined several "
+                f"(an average?); take the single state at the last real token, position {int(last[b])}")
+    return None
+
+
+def _pool_argmin(hidden, mask):
+    """mask.argmin(1) finds the first padding position (one past the end), and 0 for a row without padding."""
+    return hidden[torch.arange(hidden.shape[0]), mask.long().argmin(1)]
+
+
+def _pool_masked_sum_over_T(hidden, mask):
+    """An average over the real tokens, but divided by T, padding included: a mean, and the padding counted."""
+    return (hidden * mask[..., None].to(hidden.dtype)).sum(1) / hidden.shape[1]
+
+
+check_pool_last_token.spec.properties += [_pooled_position]
+check_pool_last_token.spec.combined += [_pool_argmin, _pool_masked_sum_over_T]
+
+
+def _response_targets(case, expected, actual):
+    """Count the targets the loss is on (those not -100), row by row, and say where they start."""
+    if not (isinstance(actual, tuple) and len(actual) == 2) or actual[1].shape != expected[1].shape:
+        return None
+    (_, want), (_, got) = expected, actual
+    for b in range(want.shape[0]):
+        n_want, n_got = int((want[b] != IGNORE_INDEX).sum()), int((got[b] != IGNORE_INDEX).sum())
+        if n_want != n_got:
+            first = (got[b] != IGNORE_INDEX).nonzero()
+            start = f", starting at target {int(first[0])}" if len(first) else ""
+            return (f"row {b} of the targets has {n_got} positions the loss is on (not -100){start}; the reference has "
+                    f"{n_want}, starting at target {int((want[b] != IGNORE_INDEX).nonzero()[0])}: the loss belongs on "
+                    "the response's tokens only, never on the prompt or the padding")
+    return None
+
+
+check_instruction_batch.spec.properties += [_response_targets]
+check_instruction_batch.spec.combined += [
+    _batch_mutant(mask_from=lambda n: n, pad_target=None),  # boundary one too many + padding counted
+    _batch_mutant(keep_prompt=True, pad_target=None),       # prompt not masked + padding counted
+]
+
+
+def _lora_parts(case, expected, actual):
+    """The invoker's report: (starts as the base layer?, learns in one step?, output, trainable names); then the
+    output with the case's A and B, read as base(x) + c · x Aᵀ Bᵀ to find the scale c."""
+    starts, learns, output, names = actual
+    if not starts and expected[0]:
+        return ("at the start your layer's output differs from the base layer's, so fine-tuning would not start from "
+                "the pretrained model" + (", and the trainable parameters are not only A and B" if names != expected[3]
+                                          else ""))
+    if names != expected[3]:
+        return f"the trainable parameters should be {list(expected[3])}; yours are {list(names)}"
+    spec, x = case.init, case.args[0]
+    torch.manual_seed(len(case.name))  # the base layer exactly as lora_invoker builds it
+    base = nn.Linear(spec["in_features"], spec["out_features"], bias=spec["bias"]).requires_grad_(False)
+    low = (x @ spec["A"].T @ spec["B"].T).double().flatten()
+    rest = (output - base(x)).double().flatten()
+    c = float(rest @ low / (low @ low))
+    if torch.allclose(rest, c * low, rtol=1e-4, atol=1e-5) and abs(c - spec["alpha"] / spec["r"]) > 1e-6:
+        return (f"with the case's A and B your low-rank path is scaled by {c:.4g}; it should be alpha / r = "
+                f"{spec['alpha']:g} / {spec['r']} = {spec['alpha'] / spec['r']:.4g}")
+    return None
+
+
+class _NoScalingBaseTrainable(_LoRAMistake):
+    freeze = False
+
+    def scaling_for(self, alpha, r):
+        return 1.0
+
+
+class _BNotZeroInverted(_LoRAMistake):
+    b_random = True
+
+    def scaling_for(self, alpha, r):
+        return r / alpha
+
+
+check_lora_linear.spec.properties += [_lora_parts]
+check_lora_linear.spec.combined += [_NoScalingBaseTrainable, _BNotZeroInverted]

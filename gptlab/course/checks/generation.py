@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gptlab import generation as generate
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, keeps_as_many, overflows, sums_to_one
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, describe_difference, keeps_as_many, overflows, sums_to_one
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.kv_cache import cached_step
 
@@ -394,4 +394,40 @@ check_top_p_probs.spec.properties += [keeps_as_many(), sums_to_one("each row of 
 check_top_p_probs.spec.combined += [
     lambda logits, p: _nucleus(logits, p, crossing=False, renormalise=False),  # drops the crossing token, not renormalised
     lambda logits, p: _nucleus(logits, p, descending=False, sort=True, crossing=False),  # ascending, crossing dropped
+]
+
+_STEP_CHOICES = ("appends the new keys and values along the heads' axis (dim=1), not time (dim=2)",
+                 "gives the new tokens positions 0, 1, … again, not T_past, T_past + 1, …",
+                 "aligns the causal mask to the top-left (is_causal=True), so a new token does not see all the past",
+                 "attends over the new tokens only, not over the cached keys and values")
+
+
+def _step_choices(case, expected, actual):
+    """The cache's shape first; then replay the case with each of the step's four choices switched and say which
+    ones the answer makes."""
+    import itertools
+
+    (_, want_present), (_, present) = expected, actual
+    wrong_shape = next(((i, tuple(k.shape), tuple(w.shape)) for i, ((k, _), (w, _)) in enumerate(zip(present, want_present))
+                        if k.shape != w.shape), None)
+    for flags in itertools.product((True, False), repeat=4):
+        if all(flags):
+            continue
+        try:
+            ours = _invoke_steps(_step_variant(cat_dim=2 if flags[0] else 1, offset=flags[1], causal_offset=flags[2],
+                                               attend_past=flags[3]), case)
+        except RuntimeError:  # a cache along the wrong axis does not fit the attention
+            continue
+        if describe_difference(ours, actual, 1e-4, 1e-3) is None:
+            return "your step " + " and ".join(c for c, ok in zip(_STEP_CHOICES, flags) if not ok)
+    if wrong_shape:
+        i, got, want = wrong_shape
+        return f"the cached keys of layer {i} have shape {got}; they should be (B, n_head, T_past + T_new, head_size) = {want}"
+    return None
+
+
+check_cached_step.spec.properties += [_step_choices]
+check_cached_step.spec.combined += [
+    _step_variant(offset=False, causal_offset=False),   # positions not advanced + the mask not offset
+    _step_variant(offset=False, attend_past=False),      # positions not advanced + the past not attended to
 ]

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, count_off_by, module_invoker
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, count_off_by, module_invoker, reference_module
 from gptlab.course.checks.notebook import make_check
 from gptlab.nn.model import GPT, PRESETS, GPTConfig, count_parameters
 
@@ -312,3 +312,44 @@ check_count_parameters.spec.combined += [
     _formula(lambda *a: _pieces(*a, no_ln_f=True, no_positions=True)),
     _formula(lambda *a: _pieces(*a, no_bias=True, head_twice=True)),
 ]
+
+
+def _forward_parts(model, expected, actual) -> str | None:
+    """Read back what lm_head was given (its matrix is square and invertible here, V = C = 16): it must be ln_f's
+    output. Then, with the logits right, the loss alone is wrong."""
+    (want_logits, want_loss), (logits, loss) = expected, actual
+    if logits.shape != want_logits.shape:
+        return None
+    W, ln = model.lm_head.weight.detach().double(), model.transformer.ln_f
+    if not torch.allclose(logits, want_logits, atol=1e-4, rtol=1e-3):
+        if W.shape[0] != W.shape[1]:
+            return None
+        x = torch.linalg.solve(W, logits.detach().double().reshape(-1, W.shape[0]).T).T  # what lm_head read, (B·T, C)
+        z = (x - ln.bias.detach().double()) / ln.weight.detach().double()
+        if (z.mean(-1).abs().max() > 1e-3) or ((z.var(-1, unbiased=False) - 1).abs().max() > 1e-2):
+            return ("the vectors your lm_head reads are not normalised (undoing ln_f's weight and bias leaves means up to "
+                    f"{float(z.mean(-1).abs().max()):.3g}, not 0): apply the final LayerNorm ln_f after the last block")
+        return None
+    if want_loss is not None and loss is not None and not torch.allclose(torch.as_tensor(loss).double(),
+                                                                         want_loss.double(), atol=1e-5, rtol=1e-4):
+        return (f"your logits are right, but the loss is {float(loss):.5g}, not {float(want_loss):.5g}: the error is "
+                "in the loss alone (targets arrive shifted; positions with target -100 are left out of the mean)")
+    return None
+
+
+def _gpt_forward_parts(case, expected, actual):
+    return _forward_parts(case.args[0], expected, actual)
+
+
+def _gpt_module_parts(case, expected, actual):
+    return _forward_parts(reference_module(GPT, case).requires_grad_(False), expected, actual)
+
+
+_no_norm_positions_by_id = _mutant(final_norm=False, embed=lambda m, idx: m.transformer.wte(idx) + m.transformer.wpe(idx))
+_shifted_twice_minus_100 = _mutant(loss=lambda logits, targets: _shift_again(logits, targets.clamp(min=0)))
+
+check_gpt_forward.spec.properties += [_gpt_forward_parts]
+check_gpt_forward.spec.combined += [_no_norm_positions_by_id, _shifted_twice_minus_100]
+check_gpt.spec.properties += [_gpt_module_parts]
+check_gpt.spec.combined += [_as_module(_no_norm_positions_by_id, "_NoNormPositionsById"),
+                            _as_module(_shifted_twice_minus_100, "_ShiftedTwiceMinus100")]

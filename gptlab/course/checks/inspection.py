@@ -128,3 +128,27 @@ check_previous_token_score = make_check(CheckSpec(
         "Key line: return weights.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=-1)",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _score_shape_and_range(case, expected, actual):
+    if not isinstance(actual, torch.Tensor):
+        return None
+    if actual.shape != expected.shape:
+        return (f"there is one score per (T, T) map, so the output should have shape {tuple(expected.shape)} (the "
+                f"leading axes kept); yours has shape {tuple(actual.shape)}")
+    if float(actual.max()) > 1 + 1e-6:
+        return (f"a score is an average of attention weights, each between 0 and 1, so it lies in [0, 1]; yours reach "
+                f"{float(actual.max()):.3g}")
+    perfect = (expected - 1).abs() < 1e-6
+    if perfect.any() and not torch.allclose(actual[perfect], expected[perfect], atol=1e-6):
+        return (f"a perfect previous-token head must score exactly 1; yours gives it {float(actual[perfect][0]):.3g}")
+    return None
+
+
+check_previous_token_score.spec.properties += [_score_shape_and_range]
+check_previous_token_score.spec.combined += [
+    lambda weights: weights.diagonal(offset=-1, dim1=-2, dim2=-1).sum() / weights.shape[-1],  # one number + divides by T
+    lambda weights: weights.diagonal(dim1=-2, dim2=-1).sum(dim=-1),                            # own token + a sum
+]

@@ -383,3 +383,39 @@ check_gqa_attention = make_check(CheckSpec(
         "v.repeat_interleave(g, 1); return F.scaled_dot_product_attention(q, k, v, is_causal=True)",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+# (the properties and the larger implementations sit in modern_combined, to keep this module readable)
+
+from gptlab.course.checks import modern_combined as _combined  # noqa: E402
+
+
+check_rms_norm.spec.properties += [_combined.rms_statistics]
+check_rms_norm.spec.combined += [_combined.CentredNoWeight, _combined.SumEpsOutside]
+
+
+check_rope.spec.properties += [_combined.rope_turns]
+check_rope.spec.combined += [
+    lambda x, base=10000.0: _halves(x, *_angles(x, base, start=1), sign=-1.0),   # positions from 1 + backwards
+    lambda x, base=10000.0: _halves(x, *_angles(x, 10000.0, exponent=1.0)),       # base ignored + no 2 in the exponent
+]
+
+
+check_swiglu.spec.properties += [_combined.swiglu_formula]
+check_swiglu.spec.combined += [_combined.GeluAfterProduct, _combined.SigmoidNoUp]
+
+
+def _queries_only_wrong_order(q, k, v, base=10000.0):
+    groups = q.shape[1] // k.shape[1]
+    q = modern.apply_rope(q, base)
+    return F.scaled_dot_product_attention(q, k.repeat(1, groups, 1, 1), v.repeat(1, groups, 1, 1), is_causal=True)
+
+
+def _no_mask_no_scale(q, k, v, base=10000.0):
+    q, k = modern.apply_rope(q, base), modern.apply_rope(k, base)
+    k, v = _grouped(k, v, q)
+    return torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
+
+
+check_gqa_attention.spec.properties += [_combined.gqa_first_position]
+check_gqa_attention.spec.combined += [_queries_only_wrong_order, _no_mask_no_scale]

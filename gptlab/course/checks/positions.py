@@ -208,3 +208,35 @@ check_sinusoidal_positions.spec.combined += [
     lambda T, d: torch.cat([f(torch.arange(T, dtype=torch.float32)[:, None] * 10000 ** (torch.arange(0, d, 2) / d))
                             for f in (torch.sin, torch.cos)], dim=-1),  # concatenated + the frequency multiplied
 ]
+
+
+def _embedding_rows(case, expected, actual):
+    """Read back which row of wpe each position got, and whether it was added to the token's vector or multiplied."""
+    idx, wte, wpe = case.args
+    if actual.shape != expected.shape:
+        return None
+    tokens = wte[idx]  # (..., T, C)
+    for how, rest in (("added to", actual - tokens), ("multiplied by", actual / tokens)):
+        found = []
+        for t in range(idx.shape[-1]):
+            rows = [[r for r in range(wpe.shape[0]) if torch.allclose(vector, wpe[r], atol=1e-4)]
+                    for vector in rest[..., t, :].reshape(-1, wpe.shape[-1])]
+            if not all(rows):
+                break
+            found.append(sorted({r[0] for r in rows}))
+        else:
+            wrong = next((t for t, rows in enumerate(found) if rows != [t]), None)
+            if how == "added to" and wrong is None:
+                return None
+            where = ("" if wrong is None else
+                     f"; position {wrong} reads wpe row{'s' if len(found[wrong]) > 1 else ''} "
+                     f"{', '.join(map(str, found[wrong]))}, where it should read row {wrong}")
+            return f"each token's vector is {how} a row of wpe{where}: x = wte[idx] + wpe[t] at position t"
+    return None
+
+
+check_input_embedding.spec.properties += [_embedding_rows]
+check_input_embedding.spec.combined += [
+    lambda idx, wte, wpe: wte[idx] * wpe[idx],                       # multiplied + positions by token id
+    lambda idx, wte, wpe: wte[idx] * wpe[1:idx.shape[-1] + 1],       # multiplied + positions from one
+]

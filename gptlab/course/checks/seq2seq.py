@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from gptlab.nn import attention
 from gptlab.topics.seq2seq import model as seq2seq
-from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker
+from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker, reference_module, sums_to_one
 from gptlab.course.checks.notebook import make_check
 
 # --- attend_with_padding(q, k, v, key_padding_mask) ------------------------------------------------
@@ -245,3 +245,77 @@ check_cross_attention = make_check(CheckSpec(
         "return self.c_proj(y.transpose(1, 2).reshape(B, T, C))",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _padded_keys_hidden(case, expected, actual):
+    """Every query must give weight 0 to a padded key (key_padding_mask False), whatever else it does."""
+    mask = case.args[3]
+    weights = actual[1]
+    if weights.shape != expected[1].shape:
+        return None
+    leaked = weights.masked_select(~mask[:, None, :].expand_as(weights)).abs() > 1e-6
+    if leaked.any():
+        return (f"the attention weights on padded keys (key_padding_mask False) should be 0; {int(leaked.sum())} of "
+                "yours are not: the padding is looked at")
+    return None
+
+
+check_padding_mask.spec.properties += [sums_to_one("each row of the attention weights", item=1), _padded_keys_hidden]
+def _masks_queries_with_zero(q, k, v, key_padding_mask):
+    """The rows hidden instead of the columns, and with 0 instead of -inf."""
+    weights = _scores(q, k).masked_fill(~key_padding_mask[:, :, None], 0.0).softmax(-1)
+    return weights @ v, weights
+
+
+check_padding_mask.spec.combined += [
+    lambda q, k, v, key_padding_mask: _zeroed_after_softmax(q, k, v, ~key_padding_mask),  # inverted + after the softmax
+    _masks_queries_with_zero,                                                              # the queries masked, with 0
+]
+
+
+def _attend_with(module, x, context, mask):
+    """The reference's cross-attention with the given boolean mask (True: may read), broadcast to (B, nh, T, S)."""
+    B, T, C = x.shape
+    q = module.c_attn(x)[..., :C]
+    k, v = module.c_attn(context)[..., C:].split(C, dim=-1)
+    heads = lambda t: t.view(B, t.shape[1], module.n_heads, C // module.n_heads).transpose(1, 2)  # noqa: E731
+    y = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask)
+    return module.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+def _source_read(case, expected, actual):
+    """The shape says where the queries come from; then which source positions each target position reads."""
+    x, context = case.args
+    if actual.shape != expected.shape:
+        return (f"the output should have one row per target position, shape {tuple(expected.shape)}; yours has shape "
+                f"{tuple(actual.shape)}" + (": one row per source position, so your queries come from context"
+                                             if actual.shape[1] == context.shape[1] else ""))
+    pad = case.kwargs.get("key_padding_mask")
+    if pad is None:
+        return None
+    module = reference_module(seq2seq.CrossAttention, case).requires_grad_(False)
+    pad = pad[:, None, None, :]  # (B, 1, 1, S)
+    causal = torch.ones(x.shape[1], context.shape[1], dtype=torch.bool).tril()  # (T, S)
+    for reads, mask in (("every source position, padding included", None),
+                        ("only the padded positions", ~pad),
+                        ("only the real source words up to position i (a causal mask)", pad & causal),
+                        ("only the source positions up to i, padding included (a causal mask, no padding mask)", causal),
+                        ("only the padded positions up to i (a causal mask, the padding mask inverted)", ~pad & causal)):
+        if torch.allclose(_attend_with(module, x, context, mask), actual, atol=1e-4, rtol=1e-3):
+            return f"your target position i reads {reads}; cross-attention reads every real source word, and nothing else"
+    return None
+
+
+class _CausalPaddingIgnored(_Reference):
+    def mask(self, key_padding_mask, T, S):
+        return torch.ones(T, S, dtype=torch.bool).tril()
+
+
+class _FromEncoderPaddingIgnored(_QueriesFromEncoder, _PaddingIgnored):
+    pass
+
+
+check_cross_attention.spec.properties += [_source_read]
+check_cross_attention.spec.combined += [_CausalPaddingIgnored, _FromEncoderPaddingIgnored]

@@ -204,3 +204,42 @@ check_completion_response = make_check(CheckSpec(
         "in samples); total_tokens = prompt_tokens + completion_tokens",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _response_fields(case, expected, actual):
+    """Each choice's text holds no stop string and says why it ended; the usage adds up."""
+    stops = _stops(case.kwargs.get("stop"))
+    for want, got in zip(expected["choices"], actual["choices"]):
+        inside = [s for s in stops if s in got["text"]]
+        if inside:
+            return f"the text of choice {got['index']} still contains the stop string {inside[0]!r}: nothing from it on reaches the client"
+        if got["finish_reason"] != want["finish_reason"]:
+            return (f"choice {got['index']} has finish_reason {got['finish_reason']!r}; it should be "
+                    f"{want['finish_reason']!r} ('stop' when a stop string ended it, 'length' when max_tokens did)")
+    usage, want = actual["usage"], expected["usage"]
+    if usage["prompt_tokens"] != want["prompt_tokens"]:
+        return (f"usage.prompt_tokens is {usage['prompt_tokens']}; the prompt has {want['prompt_tokens']} tokens, read "
+                f"once for all {len(actual['choices'])} samples")
+    if usage["total_tokens"] != usage["prompt_tokens"] + usage["completion_tokens"]:
+        return (f"usage.total_tokens is {usage['total_tokens']}, but your prompt_tokens + completion_tokens is "
+                f"{usage['prompt_tokens'] + usage['completion_tokens']}: the total must be their sum")
+    return None
+
+
+def _prompt_per_sample_and_twice(samples, prompt_tokens, model, stop=None, completion_id="cmpl-0", created=0):
+    return _build(samples, prompt_tokens, model, stop, completion_id, created, cut=_cut_earliest,
+                  prompt=lambda prompt, n: prompt * n, total=lambda prompt, generated: prompt + (prompt + generated))
+
+
+def _stop_kept_always_length(samples, prompt_tokens, model, stop=None, completion_id="cmpl-0", created=0):
+    def cut(text, stop):
+        found = [(i, s) for s in _stops(stop) if (i := text.find(s)) >= 0]
+        return (text[:min(found)[0] + len(min(found)[1])], True) if found else (text, False)
+
+    return _build(samples, prompt_tokens, model, stop, completion_id, created, cut=cut, finish=lambda stopped: "length")
+
+
+check_completion_response.spec.properties += [_response_fields]
+check_completion_response.spec.combined += [_prompt_per_sample_and_twice, _stop_kept_always_length]

@@ -772,3 +772,21 @@ check_encode_with_merges = make_check(CheckSpec(
         "pair = min(candidates, key=lambda p: merges[p]); ids = merge(ids, pair, merges[pair])",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+# (their implementations and properties sit in tokens_combined, to keep this module readable)
+
+from gptlab.course.checks import tokens_combined as _combined  # noqa: E402
+
+check_text_to_bytes.spec.properties += [_combined.byte_count]
+check_text_to_bytes.spec.combined += [_combined.utf_16_bytes, _combined.utf_16_per_character]
+check_bytes_to_text.spec.properties += [_combined.character_count]
+check_bytes_to_text.spec.combined += [_combined.each_byte_ignored, _combined.ascii_only_chr]
+check_count_pairs.spec.properties += [_combined.pair_total]
+check_count_pairs.spec.combined += [_combined.wrap_around_disjoint, _combined.distinct_without_last]
+check_merge.spec.properties += [_combined.merged_length]
+check_merge.spec.combined += [_combined.no_skip_loses_last, _combined.overlapping_loses_last]
+check_train_bpe.spec.properties += [_combined.new_ids]
+check_train_bpe.spec.combined += [_combined.ids_from_zero_ties_largest, _combined.same_pair_ties_first_seen]
+check_encode_with_merges.spec.properties += [_combined.merge_left]
+check_encode_with_merges.spec.combined += [_combined.dict_order_once, _combined.highest_rank_once]

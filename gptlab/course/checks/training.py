@@ -374,3 +374,35 @@ check_train_loop = make_check(CheckSpec(
         "lr=lr); for _ in range(steps): x, y = get_batch(...); losses.append(train_step(model, optimizer, x, y, grad_clip))",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+# (the properties and the larger implementations sit in training_combined, to keep this module readable)
+
+from gptlab.course.checks import training_combined as _combined  # noqa: E402
+
+check_get_batch.spec.properties += [_combined.batch_relation]
+check_get_batch.spec.combined += [
+    lambda data, batch_size, block_size, generator: tuple(t.to(data.dtype) for t in
+                                                          _y_equals_x(data, batch_size, block_size, generator)),
+    lambda data, batch_size, block_size, generator: tuple(t.to(data.dtype) for t in
+                                                          _y_shifted_back(data, batch_size, block_size, generator)),
+]
+
+
+check_next_token_loss.spec.properties += [_combined.loss_formula]
+check_next_token_loss.spec.combined += [
+    lambda logits, idx: F.cross_entropy(logits.reshape(-1, logits.shape[-1]), idx.reshape(-1), reduction="none")
+    .view(idx.shape).sum(1).mean(),                                                    # not shifted + summed over time
+    lambda logits, idx: F.cross_entropy(logits[:, 1:].reshape(-1, logits.shape[-1]), idx[:, :-1].reshape(-1),
+                                        reduction="sum"),                              # backwards + a sum
+]
+
+
+check_train_step.spec.properties += [_combined.step_moves(_invoke_steps)]
+check_train_step.spec.combined += [_combined.make_step(zero_grad=False, clip="none"),
+                                   _combined.make_step(zero_grad=False, clip="after")]
+
+
+check_train_loop.spec.properties += [_combined.loop_parts(_invoke_loop)]
+check_train_loop.spec.combined += [_combined.make_loop(optimizer_once=False, pass_lr=False),
+                                   _combined.make_loop(generator_once=False, pass_clip=False)]

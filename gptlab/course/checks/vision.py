@@ -213,3 +213,76 @@ check_class_token = make_check(CheckSpec(
         "Key lines: z = torch.cat([cls_token.expand(x.shape[0], -1, -1), x], dim=1); return head(encoder(z)[:, 0])",
     ],
 ))
+
+# --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
+
+
+def _patch_contents(case, expected, actual):
+    """Match each of the learner's patches to the reference's by the pixels it holds (as a set), to tell an axis
+    swap, a wrong patch order, pixels shuffled inside a patch, and patches that are not P×P squares apart."""
+    images, P = case.args
+    problems = []
+    if actual.dim() == 3 and actual.shape == expected.transpose(1, 2).shape and actual.shape != expected.shape:
+        problems.append(f"your output is (B, C·P·P, N) = {tuple(actual.shape)}: the patch axis and the feature axis "
+                        f"are swapped, a transformer reads (B, N, C·P·P) = {tuple(expected.shape)}")
+        actual = actual.transpose(1, 2)
+    if actual.shape != expected.shape:
+        return None
+    mine, want = actual[0].sort(-1).values, expected[0].sort(-1).values  # (N, C·P·P), each patch's pixels as a set
+    source = [next((m for m in range(want.shape[0]) if torch.equal(mine[n], want[m])), None) for n in range(mine.shape[0])]
+    if None in source:
+        n = source.index(None)
+        problems.append(f"your patch {n} is not one P×P square of the image: its pixels come from elsewhere (strips of "
+                        "whole rows, or overlapping windows?)")
+    else:
+        moved = next((n for n, m in enumerate(source) if m != n), None)
+        if moved is not None:
+            problems.append(f"your patch {moved} holds the pixels of patch {source[moved]}: number the patches row by "
+                            "row, like reading")
+        inside = next((n for n, m in enumerate(source) if not torch.equal(actual[0, n], expected[0, m])), None)
+        if inside is not None:
+            problems.append(f"the pixels inside patch {inside} are in another order than (C, P, P): channel 0's P×P "
+                            "pixels first, row by row")
+    return "; and ".join(problems) or None
+
+
+def _column_major_channels_last(images, P):
+    B, C, H, W = images.shape
+    return images.reshape(B, C, H // P, P, W // P, P).permute(0, 4, 2, 3, 5, 1).reshape(B, -1, C * P * P)
+
+
+check_patchify.spec.properties += [_patch_contents]
+check_patchify.spec.combined += [
+    _column_major_channels_last,                                                          # column-major + channels last
+    lambda images, P: _reshape_without_permute(images, P).transpose(1, 2),                # no permute + axes swapped
+]
+
+
+def _what_the_head_reads(case, expected, actual):
+    """Undo the head (a Linear with at least as many classes as features can be inverted) and find the token whose
+    vector it was given: the class token's output, another token's, one before the encoder, or none."""
+    x, cls_token, encoder, head = case.args
+    W, b = head.weight.detach(), head.bias.detach()
+    if actual.shape != expected.shape or W.shape[0] < W.shape[1]:
+        return None
+    read = torch.linalg.lstsq(W, (actual - b).T.detach()).solution.T  # (B, d)
+    z = _with_cls(x, cls_token)
+    with torch.no_grad():
+        sources = {"the encoder's output": encoder(z), "the sequence before the encoder": z,
+                   "the encoder's output when the class token is added to the patches, not put in front": encoder(x + cls_token),
+                   "the encoder's output when the class token is put at the end": encoder(torch.cat([x, cls_token.expand_as(x[:, :1])], 1))}
+    for where, tokens in sources.items():
+        for t in range(tokens.shape[1]):
+            if torch.allclose(read, tokens[:, t], atol=1e-4):
+                position = "the class token" if (where == "the encoder's output" and t == 0) else f"position {t}"
+                return (f"your head reads {position} of {where}; it must read position 0 of the encoder's output, with "
+                        "the class token put in front of the patches")
+    return ("your head's input is not any one token's vector (an average over tokens?): read the class token's output, "
+            "encoder(z)[:, 0]")
+
+
+check_class_token.spec.properties += [_what_the_head_reads]
+check_class_token.spec.combined += [
+    lambda x, cls_token, encoder, head: head(encoder(x + cls_token)[:, -1]),                        # added + last token
+    lambda x, cls_token, encoder, head: head(torch.cat([x, cls_token.expand_as(x[:, :1])], 1)[:, 0]),  # appended + before
+]
