@@ -1,4 +1,5 @@
-"""Issue 19: the parts a learner writes become the model they train (lessons 05-07 in one working copy)."""
+"""Issue 19: the parts a learner writes become the model they train, sample and serve (lessons 05-08 in one
+working copy; lesson 12's serving cell on its own)."""
 
 import json
 import shutil
@@ -58,7 +59,7 @@ INSTRUMENT = "        import sys; sys.gptlab_ln_calls = getattr(sys, 'gptlab_ln_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stub", [(), ("mlp",)])
-def test_lessons_05_to_07_train_and_save_the_learners_own_gpt(tmp_path, monkeypatch, stub):
+def test_lessons_05_to_08_train_save_and_sample_the_learners_own_gpt(tmp_path, monkeypatch, stub):
     monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
     folder = working_copy(tmp_path / "copy", stub) if (tmp_path / "copy").mkdir() is None else None
     block = folder / "05_block.ipynb"
@@ -87,6 +88,19 @@ def test_lessons_05_to_07_train_and_save_the_learners_own_gpt(tmp_path, monkeypa
     assert meta["trained_by"] == "train_loop in 07_pretraining.ipynb"
     if stub:
         assert "MLP (skipped in 05_block.ipynb)" in " ".join(text.split())
+
+    # lesson 08 loads that checkpoint as "mine", says whose parts it is, and samples it
+    ran = _run(folder / "08_generation.ipynb", folder)
+    cell = next(c for c in ran.cells if c.cell_type == "code" and 'load("mine")' in c.source)
+    shown = "".join(o.get("text", "") for o in cell.outputs)
+    assert f"your model from lesson 07, parts: {meta['parts']}" in shown
+    from gptlab.generation import generate
+    from gptlab.io.checkpoint import load_model
+
+    mine, tokenizer = load_model(default_path("mine"))
+    [expected] = generate(mine, "ROMEO:\n", max_tokens=40, temperature=0.8, top_k=50, seed=0, tokenizer=tokenizer)
+    assert expected.text.strip() and "ROMEO:\n" + expected.text in shown  # its sample, not the shipped model's
+    assert not any(o.output_type == "error" for c in ran.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
 # --- lesson 12 serves the learner's "mine" ------------------------------------------------------------------
