@@ -1,4 +1,5 @@
-"""Issue 19: the parts a learner writes become the model they train (lessons 05-07 in one working copy)."""
+"""Issue 19: the parts a learner writes become the model they train, sample and serve (lessons 05-08 in one
+working copy; lesson 12's serving cell on its own)."""
 
 import json
 import shutil
@@ -71,7 +72,7 @@ INSTRUMENT = "        import sys; sys.gptlab_ln_calls = getattr(sys, 'gptlab_ln_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stub", [(), ("mlp",)])
-def test_lessons_05_to_07_train_and_save_the_learners_own_gpt(tmp_path, monkeypatch, stub):
+def test_lessons_05_to_08_train_save_and_sample_the_learners_own_gpt(tmp_path, monkeypatch, stub):
     monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
     folder = working_copy(tmp_path / "copy", stub) if (tmp_path / "copy").mkdir() is None else None
     block = folder / "05_block.ipynb"
@@ -100,3 +101,70 @@ def test_lessons_05_to_07_train_and_save_the_learners_own_gpt(tmp_path, monkeypa
     assert meta["trained_by"] == "train_loop in 07_pretraining.ipynb"
     if stub:
         assert "MLP (skipped in 05_block.ipynb)" in " ".join(text.split())
+
+    # lesson 08 loads that checkpoint as "mine", says whose parts it is, and samples it
+    ran = _run(folder / "08_generation.ipynb", folder)
+    cell = next(c for c in ran.cells if c.cell_type == "code" and 'load("mine")' in c.source)
+    shown = "".join(o.get("text", "") for o in cell.outputs)
+    assert f"your model from lesson 07, parts: {meta['parts']}" in shown
+    from gptlab.generation import generate
+    from gptlab.io.checkpoint import load_model
+
+    mine, tokenizer = load_model(default_path("mine"))
+    [expected] = generate(mine, "ROMEO:\n", max_tokens=40, temperature=0.8, top_k=50, seed=0, tokenizer=tokenizer)
+    assert expected.text.strip() and "ROMEO:\n" + expected.text in shown  # its sample, not the shipped model's
+    assert not any(o.output_type == "error" for c in ran.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+# --- lesson 12 serves the learner's "mine" ------------------------------------------------------------------
+
+def _serve_mine_cell():
+    """Lesson 12's cell that serves "mine", run on its own with the names its set-up cell imports."""
+    nb = nbformat.read(SOLUTIONS / "12_serving.ipynb", as_version=4)
+    source = next(c.source for c in nb.cells if c.get("id") == "s12-mine")
+    from openai import OpenAI
+
+    from gptlab.generation import generate
+    from gptlab.io.checkpoint import default_path, load_checkpoint
+    from gptlab.serve import BackgroundServer, create_app
+
+    names = dict(OpenAI=OpenAI, generate=generate, default_path=default_path, load_checkpoint=load_checkpoint,
+                 BackgroundServer=BackgroundServer, create_app=create_app)
+    exec(compile(source, "12_serving.ipynb:s12-mine", "exec"), names)
+    return names
+
+
+def test_lesson_12_serves_a_saved_mine_and_it_answers_through_the_openai_client(tmp_path, monkeypatch, capsys,
+                                                                                make_gpt, tiny_tokenizer):
+    import torch
+
+    from gptlab.generation import generate
+    from gptlab.io.checkpoint import default_path, save_checkpoint
+
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path))
+    saved = make_gpt(dict(vocab_size=tiny_tokenizer.vocab_size, block_size=64), seed=3, eval=True)
+    parts = {"CausalSelfAttention": "learner", "LayerNorm": "learner", "MLP": "reference", "Block": "learner",
+             "GPT": "learner"}
+    save_checkpoint(default_path("mine"), saved, tokenizer=tiny_tokenizer, step=1,
+                    metadata={"parts": parts, "trained_by": "train_loop in 07_pretraining.ipynb"})
+    names = _serve_mine_cell()
+    out = " ".join(capsys.readouterr().out.split())
+    assert (f"serving 'mine', {saved.num_params():,} parameters, built from your CausalSelfAttention, LayerNorm, "
+            "Block, GPT; the reference's: MLP") in out
+    served, answer = names["mine_model"], names["answer"]
+    assert all(torch.equal(a, b) for a, b in zip(served.state_dict().values(), saved.state_dict().values()))
+    assert answer.model == "mine" and len(answer.choices) == 1
+    [expected] = generate(saved, "ROMEO:\n", max_tokens=40, stop="\n\n", temperature=0.8, seed=0, tokenizer=tiny_tokenizer)
+    assert answer.choices[0].text == expected.text and answer.choices[0].finish_reason == expected.finish_reason
+    assert answer.usage.completion_tokens == len(expected.token_ids) > 0
+    assert not names["mine_server"].running  # the cell stops its server
+
+
+def test_lesson_12_without_mine_says_so_in_one_line_and_goes_on(tmp_path, monkeypatch, capsys):
+    from gptlab.io.checkpoint import default_path
+
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path))
+    names = _serve_mine_cell()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "no model of your own" in out and str(default_path("mine")) in out
+    assert "lesson 07" in out and "answer" not in names
