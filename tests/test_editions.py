@@ -222,6 +222,38 @@ def test_a_wrong_answer_in_the_chinese_lesson_06_gets_its_hint_in_chinese(chines
     assert "the output layer IS the token embedding" in capsys.readouterr().out
 
 
+def test_a_wrong_head_in_the_chinese_lesson_03_gets_its_hint_in_chinese(chinese, capsys):
+    import math
+
+    from torch import nn
+
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.attention import check_head
+    from gptlab.course.checks.notebook import _hints_shown
+
+    class ScaledByModelWidth(nn.Module):  # √d_model, the width of x, instead of √head_size
+        def __init__(self, d_model, head_size):
+            super().__init__()
+            self.query, self.key, self.value = (nn.Linear(d_model, head_size, bias=False) for _ in range(3))
+
+        def forward(self, x):
+            q, k, v = self.query(x), self.key(x), self.value(x)
+            T = x.shape[1]
+            scores = (q @ k.transpose(-2, -1) / math.sqrt(x.shape[-1])).masked_fill(
+                ~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+            return scores.softmax(-1) @ v
+
+    check_head(ScaledByModelWidth, fallback=True)
+    out = capsys.readouterr().out
+    assert "你除以的是 √d_model，即 x 的宽度" in out and "改用参考实现" in out
+    _hints_shown.pop("head", None)
+    hint("head")
+    assert "head 的提示 1/3：对同一个 x 做三个投影" in capsys.readouterr().out
+    set_language(None)
+    check_head(ScaledByModelWidth, fallback=True)
+    assert "you divided by √d_model, the width of x" in capsys.readouterr().out
+
+
 def test_every_translated_exercise_message_is_current():
     """Over every entry of every language's EXERCISES, declared lessons or not: the id is a mistake or hint that
     exists, and the hash is that of its current English (a stale entry would silently show the English)."""
