@@ -134,7 +134,7 @@ def test_a_lesson_not_declared_translated_is_reported_and_does_not_fail(course_c
     assert not (lessons / "zh" / "00_welcome.ipynb").exists()  # not built: the working copy takes the English one
     capsys.readouterr()
     assert check(solutions, lessons) == 0
-    assert "zh/00_welcome.ipynb: not translated yet (0 of 17 cells" in capsys.readouterr().out
+    assert "zh/00_welcome.ipynb: not translated yet (0 of 18 cells" in capsys.readouterr().out
 
 
 # --- messages and hints ----------------------------------------------------------------------------
@@ -252,6 +252,26 @@ def test_a_wrong_head_in_the_chinese_lesson_03_gets_its_hint_in_chinese(chinese,
     set_language(None)
     check_head(ScaledByModelWidth, fallback=True)
     assert "you divided by √d_model, the width of x" in capsys.readouterr().out
+
+
+def test_a_wrong_answer_in_the_chinese_lesson_13_gets_its_hint_in_chinese(chinese, capsys):
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.notebook import _hints_shown
+    from gptlab.course.checks.vision import check_patchify
+
+    def numbers_columns_first(images, P):  # patch 1 is below patch 0, not to its right
+        B, C, H, W = images.shape
+        return images.reshape(B, C, H // P, P, W // P, P).permute(0, 4, 2, 1, 3, 5).reshape(B, -1, C * P * P)
+
+    check_patchify(numbers_columns_first, fallback=True)
+    out = capsys.readouterr().out
+    assert "你的图块是逐列编号的" in out and "改用参考实现" in out
+    _hints_shown.pop("patchify", None)
+    hint("patchify")
+    assert "patchify 的提示 1/3：把每条边拆成（第几个图块，图块内的位置）" in capsys.readouterr().out
+    set_language(None)
+    check_patchify(numbers_columns_first, fallback=True)
+    assert "your patches are numbered column by column" in capsys.readouterr().out
 
 
 def test_every_translated_exercise_message_is_current():
