@@ -274,6 +274,55 @@ def test_a_wrong_answer_in_the_chinese_lesson_13_gets_its_hint_in_chinese(chines
     assert "your patches are numbered column by column" in capsys.readouterr().out
 
 
+def test_a_wrong_answer_in_the_chinese_lesson_11_gets_its_hint_in_chinese(chinese, capsys):
+    import math
+
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.notebook import _hints_shown
+    from gptlab.course.checks.seq2seq import check_padding_mask
+
+    def hides_the_real_words(q, k, v, key_padding_mask):  # True read as "hide": the real keys are masked
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        weights = scores.masked_fill(key_padding_mask[:, None, :], float("-inf")).softmax(-1)
+        return weights @ v, weights
+
+    check_padding_mask(hides_the_real_words, fallback=True)
+    out = capsys.readouterr().out
+    assert "你的掩码反了：True 标出*真实*词元" in out and "改用参考实现" in out
+    _hints_shown.pop("padding_mask", None)
+    hint("padding_mask")
+    assert "padding_mask 的提示 1/3：与第 03 课的注意力相同，只多一个掩码" in capsys.readouterr().out
+    set_language(None)
+    check_padding_mask(hides_the_real_words, fallback=True)
+    assert "your mask is inverted: True marks a REAL token" in capsys.readouterr().out
+
+
+def test_a_wrong_answer_in_the_chinese_lesson_12_gets_its_hint_in_chinese(chinese, capsys):
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.notebook import _hints_shown
+    from gptlab.course.checks.serving import check_completion_response
+    from gptlab.serve.schema import completion_response
+
+    def keeps_the_stop_string(samples, prompt_tokens, model, stop=None, completion_id="cmpl-0", created=0):
+        response = completion_response(samples, prompt_tokens, model, stop, completion_id, created)
+        stops = [stop] if isinstance(stop, str) else list(stop or [])
+        for choice, (text, _) in zip(response["choices"], samples):  # cut after the stop string, not before it
+            if choice["finish_reason"] == "stop":
+                s = next(s for s in stops if text[len(choice["text"]):].startswith(s))
+                choice["text"] = text[:len(choice["text"]) + len(s)]
+        return response
+
+    check_completion_response(keeps_the_stop_string, fallback=True)
+    out = capsys.readouterr().out
+    assert "停止串本身还留在文本里" in out and "改用参考实现" in out
+    _hints_shown.pop("completion_response", None)
+    hint("completion_response")
+    assert "completion_response 的提示 1/3：对每个样本，在它的文本中查找每个停止串" in capsys.readouterr().out
+    set_language(None)
+    check_completion_response(keeps_the_stop_string, fallback=True)
+    assert "the stop string itself is still in the text" in capsys.readouterr().out
+
+
 def test_every_translated_exercise_message_is_current():
     """Over every entry of every language's EXERCISES, declared lessons or not: the id is a mistake or hint that
     exists, and the hash is that of its current English (a stale entry would silently show the English)."""
