@@ -323,6 +323,46 @@ def test_a_wrong_answer_in_the_chinese_lesson_12_gets_its_hint_in_chinese(chines
     assert "the stop string itself is still in the text" in capsys.readouterr().out
 
 
+def test_a_wrong_answer_in_the_chinese_lesson_07_gets_its_hint_in_chinese(chinese, capsys):
+    import torch.nn.functional as F
+
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.notebook import _hints_shown
+    from gptlab.course.checks.training import check_next_token_loss
+
+    def scores_the_same_position(logits, idx):  # logits[:, t] against idx[:, t]: the model copies its input
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), idx.reshape(-1))
+
+    check_next_token_loss(scores_the_same_position, fallback=True)
+    out = capsys.readouterr().out
+    assert "目标没有移位" in out and "改用参考实现" in out
+    _hints_shown.pop("next_token_loss", None)
+    hint("next_token_loss")
+    assert "next_token_loss 的提示 1/3：每个位置的 logits 预测的是*下一个*词元" in capsys.readouterr().out
+    set_language(None)
+    check_next_token_loss(scores_the_same_position, fallback=True)
+    assert "the targets are not shifted" in capsys.readouterr().out
+
+
+def test_a_wrong_answer_in_the_chinese_lesson_08_gets_its_hint_in_chinese(chinese, capsys):
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.generation import check_temperature_softmax
+    from gptlab.course.checks.notebook import _hints_shown
+
+    def multiplies(logits, temperature):  # a high temperature would sharpen instead of flatten
+        return torch.softmax(logits * temperature, dim=-1)
+
+    check_temperature_softmax(multiplies, fallback=True)
+    out = capsys.readouterr().out
+    assert "你乘了温度" in out and "改用参考实现" in out
+    _hints_shown.pop("temperature_softmax", None)
+    hint("temperature_softmax")
+    assert "temperature_softmax 的提示 1/3：温度缩放的是分数，不是概率" in capsys.readouterr().out
+    set_language(None)
+    check_temperature_softmax(multiplies, fallback=True)
+    assert "you multiplied by the temperature" in capsys.readouterr().out
+
+
 def test_every_translated_exercise_message_is_current():
     """Over every entry of every language's EXERCISES, declared lessons or not: the id is a mistake or hint that
     exists, and the hash is that of its current English (a stale entry would silently show the English)."""
