@@ -363,6 +363,25 @@ def test_a_wrong_answer_in_the_chinese_lesson_08_gets_its_hint_in_chinese(chines
     assert "you multiplied by the temperature" in capsys.readouterr().out
 
 
+def test_a_wrong_answer_in_the_chinese_lesson_10_gets_its_hint_in_chinese(chinese, capsys):
+    from gptlab.course.checks import hint
+    from gptlab.course.checks.finetuning import check_pool_last_token
+    from gptlab.course.checks.notebook import _hints_shown
+
+    def reads_position_t_minus_1(hidden, mask):  # padding for every row shorter than the batch
+        return hidden[:, -1]
+
+    check_pool_last_token(reads_position_t_minus_1, fallback=True)
+    out = capsys.readouterr().out
+    assert "你取的是位置 T - 1" in out and "mask[b].sum() - 1" in out and "改用参考实现" in out
+    _hints_shown.pop("pool_last_token", None)
+    hint("pool_last_token")
+    assert "pool_last_token 的提示 1/3：从掩码数出每一行的真实词元个数" in capsys.readouterr().out
+    set_language(None)
+    check_pool_last_token(reads_position_t_minus_1, fallback=True)
+    assert "you took position T - 1" in capsys.readouterr().out
+
+
 def test_every_translated_exercise_message_is_current():
     """Over every entry of every language's EXERCISES, declared lessons or not: the id is a mistake or hint that
     exists, and the hash is that of its current English (a stale entry would silently show the English)."""
