@@ -38,7 +38,13 @@ def utf_16_per_character(text):
 
 
 def character_count(case, expected, actual) -> str | None:
+    """Bytes decoded apart show as fewer characters (dropped), or more: one per byte (a continuation byte 0x80-0xBF
+    read as a character U+0080-U+00BF, or '\ufffd').
+    A text that is longer for another reason ('ß'.upper() is 'SS') is not this mistake: the generic diff says it."""
     if not isinstance(actual, str) or len(actual) == len(expected):
+        return None
+    per_byte = any("\x80" <= char <= "\xbf" or char == "\ufffd" for char in set(actual) - set(expected))
+    if len(actual) > len(expected) and not per_byte and actual.count("\ufffd") <= expected.count("\ufffd"):
         return None
     lost = "\ufffd" in expected and "\ufffd" not in actual
     return (f"your text has {len(actual)} characters; the UTF-8 text of these bytes has {len(expected)}"
