@@ -11,11 +11,20 @@
 4. Layouts (lesson 14, --layouts): the course recipe's shape and optimiser with GPT-2's layout, the modern layout
    (RoPE, RMSNorm, SwiGLU, 2 key/value heads for 4 query heads), and each change alone on GPT-2's layout without
    biases; validation bits per byte after --budget seconds each, median and spread over --seeds seeds.
+5. A faster recipe (lesson 14): --tune trains CANDIDATES (overrides of the course recipe) on a tuning split (the
+   training text's own last ~5 %; the validation text is never read), one seed each; --recipes fast then runs the
+   chosen recipe (gptlab train --recipe fast) against nanoGPT's CPU recipe, --seeds seeds each, interleaved, and
+   prints how much lower its median bits per byte is (goal >= 10 %).
 
-    python benchmarks/train.py                 # everything, 180 s per recipe
+    python benchmarks/train.py                 # sections 1-3, 180 s per recipe
     python benchmarks/train.py --budget 60     # shorter
     python benchmarks/train.py --skip-quality  # throughput and memory only
-    python benchmarks/train.py --layouts --budget 180 --seeds 3   # lesson 14's table only
+    python benchmarks/train.py --layouts --budget 180 --seeds 3 --save   # lesson 14's table only
+    python benchmarks/train.py --tune 1 2 --save                         # candidates 1 and 2 of CANDIDATES
+    python benchmarks/train.py --recipes fast --seeds 3 --save           # the recipe against nanoGPT's
+
+--save writes the table to gptlab/training/results/ (layouts.json, tuning.json, recipes.json), which lesson 14 shows.
+Every run prints the 1-minute load average: a figure is worth recording only when it is about the thread count.
 """
 
 from __future__ import annotations
@@ -132,14 +141,24 @@ class BudgetSpent(Exception):
     """Raised by the callback when a recipe's wall-clock budget is used up."""
 
 
+def _builder(recipe: dict):
+    """The model a flattened recipe names: gptlab's GPT, or ModernGPT for architecture "ModernGPT"."""
+    if recipe.get("architecture", "GPT") == "GPT":
+        return None
+    modern = {k: recipe[k] for k in ("n_kv_head", "hidden", "norm", "mlp", "rope", "rope_base") if k in recipe}
+    return _modern(**modern)
+
+
 def run_recipe(name: str, recipe: dict, train_ids, val_ids, vocab_size: int, budget: float, val_bytes: int,
                build=None, seed: int = 0) -> dict:
-    """`build(config)` makes the model (default: GPT); `seed` seeds its weights and (1337 + seed) its batches."""
+    """`build(config)` makes the model (default: the recipe's architecture, GPT unless it says ModernGPT); `seed`
+    seeds its weights and (1337 + seed) its batches."""
     config = GPTConfig(vocab_size=vocab_size, block_size=recipe["block_size"], n_layer=recipe["n_layer"],
-                       n_head=recipe["n_head"], n_embd=recipe["n_embd"], dropout=recipe["dropout"])
-    build = build or GPT
+                       n_head=recipe["n_head"], n_embd=recipe["n_embd"], dropout=recipe.get("dropout", 0.0))
+    build = build or _builder(recipe) or GPT
     keys = ("batch_size", "lr", "min_lr", "warmup_steps", "weight_decay", "betas", "grad_clip")
-    common = dict(progress=False, device="cpu", seed=1337 + seed, **{k: recipe[k] for k in keys})
+    common = dict(progress=False, device="cpu", seed=1337 + seed, optimizer=recipe.get("optimizer", "adamw"),
+                  **{k: recipe[k] for k in keys})
     # Measure the step time briefly, then plan the schedule (warm-up + cosine) to end when the budget does.
     torch.manual_seed(seed)
     probe = train(build(config), train_ids, None, TrainConfig(steps=12, eval_every=1000, eval_batches=1, **common))
@@ -165,8 +184,16 @@ def run_recipe(name: str, recipe: dict, train_ids, val_ids, vocab_size: int, bud
     loss = full_loss(model, val_ids)
     bpb = bits_per_byte(loss, len(val_ids) - 1, val_bytes)
     print(f"  {name}: {history.steps[-1]} of {steps} planned steps in {history.elapsed_s:.0f} s ({sum(history.tokens_per_s) / len(history.tokens_per_s):,.0f} "
-          f"tok/s), val loss {loss:.4f} nats/token = {bpb:.4f} bits/byte", flush=True)
+          f"tok/s), val loss {loss:.4f} nats/token = {bpb:.4f} bits/byte; load average {load_average()}", flush=True)
     return {"steps": history.steps[-1], "seconds": history.elapsed_s, "loss": loss, "bpb": bpb}
+
+
+def load_average() -> str:
+    """The 1-minute load average as the OS reports it (a benchmark shares the CPU with nothing else when it is ~threads)."""
+    try:
+        return f"{__import__('os').getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
 
 
 def quality(budget: float) -> dict:
@@ -214,11 +241,79 @@ def layouts(budget: float, seeds: int) -> dict:
     val_bytes = len(val_text.encode("utf-8"))
     bpe = BPETokenizer().train(train_text, vocab_size=RECIPE["vocab_size"])
     train_ids, val_ids = encode_corpus(train_text, bpe), encode_corpus(val_text, bpe)
-    table = {}
-    for name, build in LAYOUTS.items():
-        runs = [run_recipe(f"{name}, seed {seed}", COURSE, train_ids, val_ids, bpe.vocab_size, budget, val_bytes, build, seed)
-                for seed in range(seeds)]
-        table[name] = [run["bpb"] for run in runs]
+    table = {name: [] for name in LAYOUTS}
+    for seed in range(seeds):  # seed by seed, every layout in turn: a drift in the machine's speed falls on all of them
+        for name, build in LAYOUTS.items():
+            run = run_recipe(f"{name}, seed {seed}", COURSE, train_ids, val_ids, bpe.vocab_size, budget, val_bytes, build, seed)
+            table[name].append(run["bpb"])
+    return table
+
+
+# ----- 5. a faster recipe (lesson 14, --tune and --recipes) ---------------------------------------------
+
+
+def flatten(name: str) -> dict:
+    """A gptlab.training.recipes recipe as run_recipe reads it: its model, its optimiser settings, its architecture."""
+    recipe = RECIPES[name]
+    return {**recipe.model_config(), **recipe.train, "architecture": recipe.architecture,
+            "betas": tuple(recipe.train.get("betas", (0.9, 0.95)))}
+
+
+def tuning_split():
+    """(training text, tuning text): the benchmark's training text with its own last ~5 % (cut at a blank line)
+    held out. Hyperparameters are chosen on the tuning text; the benchmark's validation text is never read."""
+    train_text, _ = corpus_split()
+    cut = train_text.rfind("\n\n", 0, int(len(train_text) * 0.95))
+    return train_text[:cut], train_text[cut:]
+
+
+MODERN = dict(architecture="ModernGPT", n_kv_head=4)  # RoPE, RMSNorm, SwiGLU; every head its own keys and values
+ROPE = dict(MODERN, norm="layer", mlp="gelu")  # GPT-2's parts without biases, RoPE in place of wpe (--layouts' best)
+# Every configuration tried for the faster recipe, in the order tried: overrides of the course recipe (COURSE).
+CANDIDATES = {
+    "course recipe (GPT-2 layout, AdamW, lr 2e-3)": {},
+    "RoPE, LayerNorm, GELU; AdamW, lr 2e-3": dict(ROPE),
+    "RoPE, LayerNorm, GELU; AdamW, lr 4e-3": dict(ROPE, lr=4e-3, min_lr=4e-4),
+    "RoPE, LayerNorm, GELU; Muon, lr 4e-3": dict(ROPE, optimizer="muon", lr=4e-3, min_lr=4e-4),
+    "RoPE, LayerNorm, GELU; Muon, lr 8e-3": dict(ROPE, optimizer="muon", lr=8e-3, min_lr=8e-4),
+    "RoPE, LayerNorm, GELU; Muon, lr 1.6e-2": dict(ROPE, optimizer="muon", lr=1.6e-2, min_lr=1.6e-3),
+    "RoPE, LayerNorm, GELU; Muon, lr 8e-3, batch 8": dict(ROPE, optimizer="muon", lr=8e-3, min_lr=8e-4, batch_size=8),
+    "RoPE, LayerNorm, GELU; Muon, lr 3.2e-2": dict(ROPE, optimizer="muon", lr=3.2e-2, min_lr=3.2e-3),
+}
+
+
+def tune(numbers: list[int] | None, budget: float) -> dict:
+    from gptlab.tokenizers import BPETokenizer
+
+    train_text, tune_text = tuning_split()
+    tune_bytes = len(tune_text.encode("utf-8"))
+    bpe = BPETokenizer().train(train_text, vocab_size=RECIPE["vocab_size"])
+    train_ids, tune_ids = encode_corpus(train_text, bpe), encode_corpus(tune_text, bpe)
+    results = {}
+    for number, (name, change) in enumerate(CANDIDATES.items(), 1):
+        if numbers and number not in numbers:
+            continue
+        results[name] = run_recipe(name, {**COURSE, **change}, train_ids, tune_ids, bpe.vocab_size, budget, tune_bytes)["bpb"]
+    return results
+
+
+def recipes(name: str, budget: float, seeds: int) -> dict:
+    """gptlab's recipe `name` against nanoGPT's CPU recipe, `seeds` seeds each, on section 2's split."""
+    from gptlab.tokenizers import BPETokenizer, CharTokenizer
+
+    ours = flatten(name)
+    train_text, val_text = corpus_split()
+    val_bytes = len(val_text.encode("utf-8"))
+    bpe = BPETokenizer().train(train_text, vocab_size=ours["vocab_size"])
+    chars = CharTokenizer(text=train_text + val_text)
+    bpe_ids = encode_corpus(train_text, bpe), encode_corpus(val_text, bpe)
+    char_ids = to_tensor(chars.encode(train_text), chars.vocab_size), to_tensor(chars.encode(val_text), chars.vocab_size)
+    table = {f"gptlab train --recipe {name}": [], "nanoGPT CPU recipe": []}
+    for seed in range(seeds):  # interleaved, so a change in the machine's speed falls on both
+        table[f"gptlab train --recipe {name}"].append(
+            run_recipe(f"recipe {name}, seed {seed}", ours, *bpe_ids, bpe.vocab_size, budget, val_bytes, seed=seed)["bpb"])
+        table["nanoGPT CPU recipe"].append(
+            run_recipe(f"nanoGPT CPU, seed {seed}", NANOGPT_CPU, *char_ids, chars.vocab_size, budget, val_bytes, seed=seed)["bpb"])
     return table
 
 
@@ -235,6 +330,29 @@ def peak_rss(steps: int, threads: int | None) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # KiB -> GiB
 
 
+def save(name: str, args, table: dict, **extra) -> None:
+    """Write `table` ({row: [bits per byte per seed]}) to gptlab/training/results/NAME.json, with how it was made."""
+    import json
+    from pathlib import Path
+
+    rows = [{"name": row, "bpb": [round(v, 4) for v in values], "median": round(statistics.median(values), 4),
+             "min": round(min(values), 4), "max": round(max(values), 4)} for row, values in table.items()]
+    result = {"command": "python benchmarks/train.py " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
+              "machine": machine(), "load_average_end": load_average(), "budget_s": args.budget,
+              "seeds": args.seeds if name != "tuning" else 1, "rows": rows, **extra}
+    path = Path(__file__).resolve().parents[1] / "gptlab" / "training" / "results" / f"{name}.json"
+    if name == "tuning" and path.exists():  # candidates are tried a few at a time: keep the earlier ones
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        if earlier["budget_s"] == args.budget:
+            fresh = {row["name"] for row in rows}
+            rows = [row for row in earlier["rows"] if row["name"] not in fresh] + rows
+            result["rows"] = rows
+            result["command"] = "; ".join(dict.fromkeys(earlier["command"].split("; ") + [result["command"]]))
+            result["candidates"] = {**earlier.get("candidates", {}), **result.get("candidates", {})}
+    path.write_text(json.dumps(result, indent=1, default=list) + "\n", encoding="utf-8")
+    print(f"   saved to {path}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=180.0, help="seconds of training per recipe for quality per minute")
@@ -245,11 +363,42 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--layouts", action="store_true", help="only lesson 14's table: GPT-2 layout, modern, each change alone")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per layout for --layouts")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per layout for --layouts, per recipe for --recipes")
+    parser.add_argument("--tune", nargs="*", type=int, metavar="N",
+                        help="only the faster recipe's candidates number N (1-based, in CANDIDATES' order; all without one), "
+                             "one seed each, on the tuning split")
+    parser.add_argument("--recipes", metavar="RECIPE", nargs="?", const="fast",
+                        help="only gptlab's recipe RECIPE (default: fast) against nanoGPT's CPU recipe, --seeds seeds each")
+    parser.add_argument("--save", action="store_true",
+                        help="with --layouts, --tune or --recipes: write the table to gptlab/training/results/ (lesson 14 shows it)")
     args = parser.parse_args(argv)
+    # A benchmark keeps the threads it asked for: the loop's CPU sharing (gptlab.training.cpu_share) would halve
+    # them whenever another gptlab process trains, and the figures would mix two thread counts.
+    __import__("os").environ["GPTLAB_CPU_SHARE"] = "0"
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average at the start {load_average()}")
+    if args.tune is not None:
+        print(f"5a. faster recipe, candidates on the tuning split (the training text's last ~5 %), {args.budget:.0f} s each, seed 0:")
+        results = tune(args.tune, args.budget)
+        for name, bpb in results.items():
+            print(f"   {name:<52} {bpb:.4f} bpb")
+        if args.save:
+            save("tuning", args, {name: [bpb] for name, bpb in results.items()}, split="tuning (the training text's last ~5 %)",
+                 candidates={name: CANDIDATES[name] for name in results})
+        return 0
+    if args.recipes:
+        print(f"5b. gptlab train --recipe {args.recipes} against nanoGPT's CPU recipe: validation bits per byte after "
+              f"{args.budget:.0f} s each, {args.seeds} seeds, section 2's split:")
+        table = recipes(args.recipes, args.budget, args.seeds)
+        (ours, mine), (_, theirs) = table.items()
+        for name, values in table.items():
+            print(f"   {name:<36} median {statistics.median(values):.4f} bpb (min {min(values):.4f}, max {max(values):.4f})")
+        lower = 100 * (1 - statistics.median(mine) / statistics.median(theirs))
+        print(f"   {ours}: {lower:.1f} % lower bits per byte than nanoGPT's CPU recipe (medians; goal >= 10 %)")
+        if args.save:
+            save("recipes", args, table, recipe=flatten(args.recipes), lower_percent=round(lower, 2))
+        return 0
     if args.layouts:
         print(f"4. layouts: validation bits per byte after {args.budget:.0f} s of training each, {args.seeds} seeds "
               f"(course recipe's shape, batch and optimiser):")
@@ -259,6 +408,8 @@ def main(argv=None) -> int:
             median = statistics.median(values)
             print(f"   {name:<44} median {median:.4f} bpb (min {min(values):.4f}, max {max(values):.4f}); "
                   f"{100 * (median / base - 1):+.1f} % against GPT-2's layout")
+        if args.save:
+            save("layouts", args, table)
         return 0
     if not args.skip_throughput:
         print("1. throughput (forward + backward + AdamW step), course config, batch 16 x 256:")

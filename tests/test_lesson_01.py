@@ -188,20 +188,11 @@ def test_merge_in_place_is_reported_even_when_the_result_is_right():
 # --- train_bpe -----------------------------------------------------------------------------------
 
 
-def _train(pick, first_id=256):
-    def train(text, num_merges):
-        ids = list(text.encode("utf-8"))
-        merges = {}
-        for step in range(num_merges):
-            counts = simple_bpe.count_pairs(ids)
-            if not counts:
-                break
-            pair = pick(counts)
-            ids = simple_bpe.merge(ids, pair, first_id + step)
-            merges[pair] = first_id + step
-        return merges
+def _train(pick, first_id=256, keep=True):
+    """A learner's train_bpe that picks the pair with `pick` (the combined-mistake module's loop, reused)."""
+    from gptlab.course.checks.tokens_combined import _train as train_loop
 
-    return train
+    return lambda text, num_merges: train_loop(text, num_merges, pick=pick, first_id=first_id, keep=keep)
 
 
 def test_ties_broken_by_first_appearance_are_named():
@@ -215,19 +206,7 @@ def test_new_ids_from_zero_are_named():
 
 
 def test_forgetting_to_keep_the_merged_ids_is_named():
-    def forgets(text, num_merges):
-        ids = list(text.encode("utf-8"))
-        merges = {}
-        for step in range(num_merges):
-            counts = simple_bpe.count_pairs(ids)
-            if not counts:
-                break
-            pair = simple_bpe.most_frequent_pair(counts)
-            simple_bpe.merge(ids, pair, 256 + step)
-            merges[pair] = 256 + step
-        return merges
-
-    error = failure(check_train_bpe, forgets)
+    error = failure(check_train_bpe, _train(simple_bpe.most_frequent_pair, keep=False))
     assert error.mistake == "same-pair-again" and "recount" in str(error)
 
 

@@ -73,6 +73,61 @@ def test_weight_decay_only_on_2d_parameters(make_gpt):
     assert counted == model.num_params()  # every parameter once (the tied embedding is not counted twice)
 
 
+def modern_tiny(seed: int = 0):
+    from gptlab.nn.modern_model import ModernConfig, ModernGPT
+
+    torch.manual_seed(seed)
+    return ModernGPT(ModernConfig(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32))
+
+
+@pytest.mark.parametrize("kind", ["GPT", "ModernGPT"])
+def test_muon_takes_the_blocks_matrices_and_adamw_everything_else(make_gpt, kind):
+    from gptlab.training.muon import MuonWithAdamW
+
+    model = make_gpt(TINY) if kind == "GPT" else modern_tiny()
+    opt = configure_optimizer(model, TrainConfig(optimizer="muon", weight_decay=0.1), torch.device("cpu"))
+    assert isinstance(opt, MuonWithAdamW)
+    names = {id(p): n for n, p in model.named_parameters()}
+    muon = {names[id(p)] for p in opt.muon.param_groups[0]["params"]}
+    blocks = {n for n, p in model.named_parameters() if n.startswith("transformer.h.") and p.dim() == 2}
+    assert muon == blocks and len(muon) == (8 if kind == "GPT" else 14)  # q/k/v, projections, MLP; 2 blocks
+    adam_decay, adam_rest = ({names[id(p)] for p in g["params"]} for g in opt.adamw.param_groups)
+    assert "transformer.wte.weight" in adam_decay  # the tied embedding / output head stays with AdamW
+    assert all(p.dim() == 1 for p in opt.adamw.param_groups[1]["params"]) and adam_rest
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.1, 0.1, 0.0]
+    counted = sum(p.numel() for g in opt.param_groups for p in g["params"])
+    assert counted == model.num_params()  # every parameter exactly once
+
+
+def test_a_muon_step_moves_a_matrix_by_a_near_orthogonal_update(make_gpt):
+    model = modern_tiny()
+    opt = configure_optimizer(model, TrainConfig(optimizer="muon", lr=1e-2, weight_decay=0.0), torch.device("cpu"))
+    weight = model.transformer.h[0].mlp.up_proj.weight  # 32 -> 85 (SwiGLU's hidden width)
+    before = weight.detach().clone()
+    x = torch.randint(0, 64, (4, 16))
+    model(x, x)[1].backward()
+    opt.step()
+    update = (before - weight.detach()) / 1e-2
+    singular = torch.linalg.svdvals(update)
+    # Newton-Schulz pushes every singular value of the update toward one size (about 0.7-1.2 of it), where the
+    # raw gradient's spread over orders of magnitude
+    grad = torch.linalg.svdvals(weight.grad)
+    assert singular.max() / singular.min() < 2.0 < grad.max() / grad.min()
+
+
+def test_muon_checkpoints_resume_exactly(tmp_path):
+    train_ids, val_ids = tiny_data()
+    config = quick(steps=12, optimizer="muon", checkpoint_path=str(tmp_path / "full.safetensors"))
+    whole = train(modern_tiny(), train_ids, val_ids, config)
+    half = TrainConfig(**{**config.to_dict(), "stop_at": 6, "checkpoint_path": str(tmp_path / "half.safetensors")})
+    train(modern_tiny(), train_ids, val_ids, half)
+    rest = TrainConfig(**{**config.to_dict(), "checkpoint_path": str(tmp_path / "rest.safetensors")})
+    resumed = train(modern_tiny(seed=5), train_ids, val_ids, rest, resume=tmp_path / "half.safetensors")
+    assert resumed.losses == whole.losses and resumed.val_losses[-1] == whole.val_losses[-1]
+    with pytest.raises(ValueError, match="optimizer must be 'adamw' or 'muon'"):
+        TrainConfig(optimizer="sgd")
+
+
 # ----- the loop --------------------------------------------------------------------------------------
 
 
@@ -209,6 +264,27 @@ def test_cli_trains_exports_and_resumes(tmp_path, monkeypatch, capsys):
     assert load_checkpoint(out).step == 6
 
 
+@pytest.mark.slow
+def test_cli_trains_the_fast_recipe_as_a_modern_gpt_with_muon(tmp_path, monkeypatch, capsys):
+    from gptlab.cli import main
+    from gptlab.io.checkpoint import load_checkpoint
+
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "fast.safetensors"
+    args = ["train", "--recipe", "fast", "--out", str(out), "--n-layer", "1", "--n-embd", "32", "--n-head", "2",
+            "--block-size", "32", "--vocab-size", "300", "--batch-size", "4", "--eval-every", "2", "--eval-batches", "1",
+            "--no-progress"]
+    assert main(args + ["--steps", "4"]) == 0
+    saved = load_checkpoint(out)
+    assert saved.architecture == "ModernGPT" and saved.train_config["optimizer"] == "muon" and saved.step == 4
+    assert saved.config.n_kv_head == 2 and saved.config.rope and (saved.config.norm, saved.config.mlp) == ("layer", "gelu")
+    assert main(args + ["--steps", "6", "--resume"]) == 0 and load_checkpoint(out).step == 6
+    assert main(args + ["--steps", "2", "--optimizer", "adamw", "--out", str(tmp_path / "adamw.safetensors")]) == 0
+    assert load_checkpoint(tmp_path / "adamw.safetensors").train_config["optimizer"] == "adamw"
+    with pytest.raises(SystemExit, match="has no dropout"):
+        main(args + ["--dropout", "0.1"])
+
+
 def test_optimise_clips_every_step_even_when_given_a_one_pass_generator():
     """The lessons' short runs share `optimise`; `model.parameters()` is a generator that a naive loop would use
     up on the first clip, leaving every later step unclipped."""
@@ -257,3 +333,29 @@ def test_validation_bits_per_byte_is_the_whole_text_loss_per_byte(make_gpt, tiny
     n_bytes = len(tiny_tokenizer.decode(ids.tolist()).encode("utf-8"))
     want = full_loss(model, ids) * (len(ids) - 1) / n_bytes / math.log(2)
     assert validation_bits_per_byte(model, tiny_tokenizer) == pytest.approx(want)
+
+
+# ----- the committed benchmark results lesson 14 shows -------------------------------------------------
+
+
+def test_committed_benchmark_results_match_the_recipe_they_measured():
+    import statistics
+
+    from gptlab.training.recipes import RECIPES, measured
+
+    versus, tuning, layouts = measured("recipes"), measured("tuning"), measured("layouts")
+    fast = RECIPES["fast"]
+    recorded = versus["recipe"]
+    assert recorded["architecture"] == fast.architecture == "ModernGPT"
+    for key, value in {**fast.model_config(), **fast.train}.items():
+        assert recorded[key] == value, key  # the recipe changed since its benchmark: rerun --recipes fast --save
+    ours, theirs = (row["bpb"] for row in versus["rows"])
+    assert versus["lower_percent"] == pytest.approx(100 * (1 - statistics.median(ours) / statistics.median(theirs)), abs=0.01)
+    assert len(ours) == len(theirs) == versus["seeds"] >= 3
+    # the recipe is the best candidate tried on the tuning split, with its learning rate
+    best = min(tuning["rows"], key=lambda row: row["median"])
+    assert tuning["candidates"][best["name"]]["lr"] == fast.train["lr"] and "Muon" in best["name"]
+    assert [row["name"] for row in layouts["rows"]][0].startswith("GPT-2 layout") and layouts["seeds"] >= 3
+    assert all(len(row["bpb"]) == layouts["seeds"] and row["min"] <= row["median"] <= row["max"] for row in layouts["rows"])
+    with pytest.raises(FileNotFoundError, match="there are: layouts, recipes, tuning"):
+        measured("nothing")

@@ -1,8 +1,9 @@
 """`gptlab train`: pretrain the course's GPT from a fixed seed, by a recipe of gptlab.training.recipes.
 
-With no options it reproduces the model the course ships (gptlab/weights/, loaded by
-``gptlab.io.load("shipped")``): recipe "shipped", a byte-level BPE of 2048 tokens trained on the
-pretraining plays, then a 6-layer GPT on Shakespeare mixed with the King James Bible. The checkpoint goes to
+With no options it trains recipe "shipped": a byte-level BPE of 2048 tokens trained on the pretraining
+plays, then a 6-layer GPT on Shakespeare mixed with the King James Bible, the planned successor of the
+file the course ships; ``--recipe small`` reproduces that file (gptlab/weights/, ``gptlab.io.load("shipped")``)
+and ``--recipe fast`` is lesson 14's faster recipe. The checkpoint goes to
 ``$GPTLAB_CACHE/checkpoints/mine.safetensors`` (what ``load("mine")`` reads) unless --out says otherwise;
 Ctrl-C saves it, and ``--resume`` continues. ``--export FILE`` also writes a float16, weights-only copy
 (the shipped format) and prints its SHA-256.
@@ -25,7 +26,7 @@ TRAIN_FLOATS = ("lr", "min_lr", "weight_decay", "grad_clip")
 
 def add_subcommands(sub) -> None:
     recipes = "; ".join(f"{name}: {recipe.summary}" for name, recipe in RECIPES.items())
-    parser = sub.add_parser("train", help="pretrain the course's GPT from a seed (reproduces the shipped model)",
+    parser = sub.add_parser("train", help="pretrain the course's GPT from a seed, by a recipe (--recipe small reproduces the shipped model)",
                             description=__doc__.split("\n\n")[1] + f" Recipes — {recipes}.",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=sorted(RECIPES),
@@ -37,6 +38,7 @@ def add_subcommands(sub) -> None:
         parser.add_argument("--" + name.replace("_", "-"), type=int, help="default: the recipe's")
     for name in ("dropout",) + TRAIN_FLOATS:
         parser.add_argument("--" + name.replace("_", "-"), type=float, help="default: the recipe's")
+    parser.add_argument("--optimizer", choices=["adamw", "muon"], help="default: the recipe's (Muon: lesson 14, benchmarks/README.md)")
     parser.add_argument("--grad-accum", type=int, default=1)
     parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (0: at the end only)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
@@ -46,19 +48,30 @@ def add_subcommands(sub) -> None:
 
 
 def resolve(args):
-    """(recipe, GPTConfig, TrainConfig) from the recipe named by args, with the options given overriding it."""
+    """(recipe, model config, TrainConfig) from the recipe named by args, with the options given overriding it.
+
+    The model config is a GPTConfig, or a ModernConfig for a recipe whose architecture is "ModernGPT"."""
     from dataclasses import replace
 
-    from gptlab.nn.model import GPTConfig
     from gptlab.training.loop import TrainConfig
 
     recipe = RECIPES[args.recipe]
     model = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.model_config().items()}
+    if getattr(args, "dropout", None) is not None and "dropout" not in model:
+        raise SystemExit(f"error: --dropout: recipe {recipe.name!r} ({recipe.architecture}) has no dropout")
     trained = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.train.items()}
+    if getattr(args, "optimizer", None) is not None:
+        trained["optimizer"] = args.optimizer
     recipe = replace(recipe, model=model, train=trained, preset=None)
     out = args.out
     train_config = TrainConfig(**trained, grad_accum=args.grad_accum, device=args.device, checkpoint_path=out,
                                checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+    if recipe.architecture == "ModernGPT":
+        from gptlab.nn.modern_model import ModernConfig
+
+        return recipe, ModernConfig(**model), train_config
+    from gptlab.nn.model import GPTConfig
+
     return recipe, GPTConfig(**model), train_config
 
 
@@ -72,7 +85,6 @@ def cmd_train(args) -> int:
 
     from gptlab.io.checkpoint import default_path, load_checkpoint, save_checkpoint, sha256_file
     from gptlab.device import describe_device, pick_device
-    from gptlab.nn.model import GPT
     from gptlab.training.recipes import prepare_data
     from gptlab.training.loop import train
 
@@ -88,7 +100,7 @@ def cmd_train(args) -> int:
     print(f"data ({recipe.name}): {len(train_ids):,} training and {len(val_ids):,} validation tokens "
           f"(vocabulary {tokenizer.vocab_size}), prepared in {time.perf_counter() - started:.1f} s")
     torch.manual_seed(train_config.seed)
-    model = GPT(config)
+    model = recipe.build()
     print(f"model: {model.num_params():,} parameters; {describe_device(pick_device(None if args.device == 'auto' else args.device))}")
     resume = None
     if args.resume:

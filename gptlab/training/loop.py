@@ -57,6 +57,7 @@ class TrainConfig:
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0  # 0 turns clipping off
+    optimizer: str = "adamw"  # "muon": Muon on the blocks' matrices, AdamW on the rest (gptlab.training.muon)
     grad_accum: int = 1
     eval_every: int = 100
     eval_batches: int = 20
@@ -88,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.dtype must be auto, float32, bfloat16 or float16; got {self.dtype!r}")
         if self.compile not in ("auto", True, False):
             raise ValueError(f"TrainConfig.compile must be 'auto', True or False; got {self.compile!r}")
+        if self.optimizer not in ("adamw", "muon"):
+            raise ValueError(f"TrainConfig.optimizer must be 'adamw' or 'muon'; got {self.optimizer!r}")
         if self.stop_at is not None and not 0 < self.stop_at <= self.steps:
             raise ValueError(f"TrainConfig.stop_at must be between 1 and steps ({self.steps}); got {self.stop_at}")
         self.betas = tuple(self.betas)
@@ -144,7 +147,13 @@ def configure_optimizer(model: torch.nn.Module, config: TrainConfig, device: tor
     """AdamW with weight decay on the 2-D weights only (matrices, embeddings), none on biases and LayerNorms.
 
     Group 0 decays, group 1 does not. Uses PyTorch's fused kernel on CUDA and CPU where available.
+    config.optimizer == "muon": a gptlab.training.muon.MuonWithAdamW (Muon on the blocks' matrices) instead.
     """
+    if config.optimizer == "muon":
+        from gptlab.training.muon import MuonWithAdamW
+
+        device = device or next(model.parameters()).device
+        return MuonWithAdamW(model, config.lr, config.weight_decay, config.betas, fused=device.type in ("cuda", "cpu"))
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 class Recipe:
     name: str
     summary: str
-    model: dict  # GPTConfig fields, on top of `preset`'s
+    model: dict  # GPTConfig fields (ModernConfig fields when architecture is "ModernGPT"), on top of `preset`'s
     train: dict  # TrainConfig fields
     corpora: dict = field(default_factory=lambda: {"shakespeare": 1.0})  # stream -> weight
     repeat_share: float = 0.0
     val_fraction: float = 0.05
     preset: str | None = None  # a GPTConfig preset the model starts from (read when the recipe is used)
+    architecture: str = "GPT"  # "GPT" (gptlab.nn.model) or "ModernGPT" (gptlab.nn.modern_model, lesson 14)
 
     def model_config(self) -> dict:
         """Every GPTConfig field the recipe sets: its preset's, then its own."""
@@ -38,6 +39,16 @@ class Recipe:
         from gptlab.nn.model import PRESETS  # here, not at import: `gptlab train --help` must not import torch
 
         return {**PRESETS[self.preset], **self.model}
+
+    def build(self, **overrides):
+        """A freshly initialised model of the recipe's architecture and shape (overrides: config fields)."""
+        if self.architecture == "ModernGPT":
+            from gptlab.nn.modern_model import ModernConfig, ModernGPT
+
+            return ModernGPT(ModernConfig(**{**self.model_config(), **overrides}))
+        from gptlab.nn.model import GPT, GPTConfig
+
+        return GPT(GPTConfig(**{**self.model_config(), **overrides}))
 
     @property
     def vocab_size(self) -> int:
@@ -63,6 +74,17 @@ RECIPES: dict[str, Recipe] = {
         model=dict(dropout=0.0),
         train=dict(steps=1000, batch_size=16, lr=2e-3, min_lr=2e-4, warmup_steps=50, weight_decay=0.1, grad_clip=1.0,
                    eval_every=100, eval_batches=10, seed=1337),
+    ),
+    "fast": Recipe(
+        name="fast",
+        summary="lesson 14's faster recipe: the small recipe's shape with rotary positions (no wpe, no biases; LayerNorm "
+                "and GELU kept), Muon on the blocks' matrices at lr 1.6e-2, Shakespeare only, 450 steps of 16 x 256 tokens; "
+                "about 3 minutes on 2 cores (benchmarks/README.md: chosen on a tuning split, then measured against "
+                "nanoGPT's CPU recipe)",
+        architecture="ModernGPT",
+        model=dict(vocab_size=2048, block_size=256, n_layer=4, n_head=4, n_embd=128, norm="layer", mlp="gelu", rope=True),
+        train=dict(steps=450, batch_size=16, lr=1.6e-2, min_lr=1.6e-3, warmup_steps=50, weight_decay=0.1, grad_clip=1.0,
+                   optimizer="muon", eval_every=50, eval_batches=10, seed=1337),
     ),
 }
 
@@ -113,3 +135,17 @@ def prepare_validation(recipe: Recipe, tokenizer=None):
 
     tokenizer = tokenizer or course_tokenizer(recipe.vocab_size)
     return split(encode_corpus([play.text for play in pretraining_plays()], tokenizer), recipe.val_fraction)[1]
+
+
+def measured(name: str) -> dict:
+    """A committed benchmark result the lessons show: gptlab/training/results/NAME.json, written by
+    ``python benchmarks/train.py --layouts --save`` ("layouts") or ``--recipes fast --save`` ("recipes")."""
+    import json
+    from importlib import resources
+
+    path = resources.files("gptlab.training").joinpath("results", f"{name}.json")
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(".json") for p in resources.files("gptlab.training").joinpath("results").iterdir()
+                       if p.name.endswith(".json"))
+        raise FileNotFoundError(f"no committed benchmark result {name!r}; there are: {', '.join(known) or 'none'}")
+    return json.loads(path.read_text(encoding="utf-8"))
