@@ -99,7 +99,7 @@ def test_muon_takes_the_blocks_matrices_and_adamw_everything_else(make_gpt, kind
     assert counted == model.num_params()  # every parameter exactly once
 
 
-def test_a_muon_step_moves_a_matrix_by_a_near_orthogonal_update(make_gpt):
+def test_a_muon_step_moves_a_matrix_by_a_near_orthogonal_update():
     model = modern_tiny()
     opt = configure_optimizer(model, TrainConfig(optimizer="muon", lr=1e-2, weight_decay=0.0), torch.device("cpu"))
     weight = model.transformer.h[0].mlp.up_proj.weight  # 32 -> 85 (SwiGLU's hidden width)

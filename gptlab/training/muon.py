@@ -59,10 +59,6 @@ class MuonWithAdamW:
     def param_groups(self) -> list[dict]:
         return [group for optimizer in self.optimizers for group in optimizer.param_groups]
 
-    @property
-    def state(self):
-        return {**self.muon.state, **self.adamw.state}
-
     def step(self) -> None:
         for optimizer in self.optimizers:
             optimizer.step()
