@@ -264,9 +264,16 @@ def test_a_mixture_draws_by_weight_repeats_its_repeat_windows_and_is_fixed_by_it
     from_a = (x[:, 0] < 1000).float().mean().item()
     assert abs(from_a - 0.75) < 0.03
     window = torch.cat([x, y[:, -1:]], dim=1)  # (B, 17)
-    repeated = (window[:, 9:] == window[:, :8]).all(dim=1)  # the second half copies the first
+    jumps = (window[:, 1:] - window[:, :-1]) != 1  # consecutive text goes up by 1 in these streams
+    repeated = jumps.any(dim=1)
     assert abs(repeated.float().mean().item() - 0.25) < 0.03
-    assert not ((window[:, 1:] - window[:, :-1]) == 1).all(dim=1)[repeated].any()  # a repeat jumps back
+    periods = jumps.float().argmax(dim=1)[repeated] + 1  # the length of the first copy
+    for row, period in zip(window[repeated], periods.tolist()):
+        assert torch.equal(row[period:], row[: 17 - period])  # every later token copies the one `period` back
+    assert set(periods.tolist()) == set(range(8, 10))  # 8 (min_period) … 9 (half of 17 + 1): no single offset
+    short = Mixture({"a": a}, repeat_share=1.0, min_period=2).get_batch(2000, 16, torch.Generator().manual_seed(1))[0]
+    short_periods = ((short[:, 1:] - short[:, :-1]) != 1).float().argmax(dim=1) + 1
+    assert set(short_periods.tolist()) == set(range(2, 10))
     again, _ = mix.get_batch(4000, 16, torch.Generator().manual_seed(0))
     assert torch.equal(x, again)
     half, _ = mix.get_batch(4000, 16, torch.Generator().manual_seed(0), rank=1, world_size=2)

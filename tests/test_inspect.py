@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gptlab.nn.attention import MultiHeadAttention
-from gptlab.topics.interpret import (AttentionCapture, EmptyTextError, capture_attention, first_token_score,
+from gptlab.topics.interpret import (AttentionCapture, EmptyTextError, ablate_heads, capture_attention, first_token_score,
                                       induction_score, previous_token_score, record_attention, token_labels)
 from gptlab.nn.model import GPT, GPTConfig
 from gptlab.tokenizers import BPETokenizer, CharTokenizer
@@ -183,6 +183,81 @@ def test_scores_of_ideal_heads():
         previous_token_score(torch.ones(1, 1))
     with pytest.raises(ValueError, match="period must be between"):
         induction_score(induction, T)
+
+
+# --- ablation ------------------------------------------------------------------------------------
+
+
+def _head_outputs(model, idx):
+    """Each layer's input to c_proj (B, T, C): the heads side by side."""
+    seen = []
+    hooks = [block.attn.c_proj.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+             for block in model.transformer.h]
+    try:
+        with torch.no_grad():
+            logits, _ = model(idx)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return logits, seen
+
+
+def test_ablate_heads_replaces_only_the_chosen_heads_slice_and_removes_its_hooks(model):
+    idx = torch.randint(0, 300, (2, 10), generator=torch.Generator().manual_seed(0))
+    plain, before = _head_outputs(model, idx)
+    size = model.config.n_embd // model.config.n_head
+    with ablate_heads(model, [(1, 2)], mode="zero"):
+        zeroed, after = _head_outputs(model, idx)
+    # layer 0 is untouched; in layer 1 head 2's slice is what c_proj receives as 0 (the hook runs after ours)
+    assert torch.equal(after[0], before[0])
+    assert after[1][..., 2 * size:3 * size].abs().max() == 0
+    assert torch.equal(after[1][..., :2 * size], before[1][..., :2 * size])
+    with ablate_heads(model, []):
+        same, _ = _head_outputs(model, idx)
+    assert torch.equal(same, plain)
+    assert not torch.allclose(zeroed, plain)
+    # by hand: zeroing head 2 of layer 1 equals running c_proj on the slice set to 0
+    block = model.transformer.h[1]
+    by_hand = before[1].clone()
+    by_hand[..., 2 * size:3 * size] = 0
+    with torch.no_grad():
+        x = model.transformer.wte(idx) + model.transformer.wpe(torch.arange(10))
+        x = model.transformer.h[0](x)
+        x = x + block.attn.c_proj(by_hand)
+        x = x + block.mlp(block.ln_2(x))
+        expected = model.lm_head(model.transformer.ln_f(x))
+    assert torch.allclose(zeroed, expected, atol=1e-5)
+    with ablate_heads(model, [(0, 0), (1, 1)], mode="mean"):
+        meaned, _ = _head_outputs(model, idx)
+    assert not torch.allclose(meaned, plain) and not torch.allclose(meaned, zeroed)
+    after_all, _ = _head_outputs(model, idx)
+    assert torch.equal(after_all, plain)                     # every hook is gone
+
+
+def test_mean_ablation_writes_the_heads_average_over_batch_and_positions(model):
+    idx = torch.randint(0, 300, (3, 8), generator=torch.Generator().manual_seed(1))
+    _, before = _head_outputs(model, idx)
+    size = model.config.n_embd // model.config.n_head
+    received = []
+    with ablate_heads(model, [(0, 1)], mode="mean"):
+        hook = model.transformer.h[0].attn.c_proj.register_forward_pre_hook(lambda module, args: received.append(args[0]))
+        try:
+            with torch.no_grad():
+                model(idx)
+        finally:
+            hook.remove()
+    part = received[0][..., size:2 * size]
+    assert torch.allclose(part, before[0][..., size:2 * size].mean(dim=(0, 1)).expand_as(part), atol=1e-6)
+    assert torch.equal(received[0][..., :size], before[0][..., :size])
+
+
+def test_ablate_heads_refuses_a_head_the_model_lacks_and_an_unknown_mode(model):
+    with pytest.raises(ValueError, match=r"no head \(2, 0\): the model has 2 layers of 3 heads"):
+        with ablate_heads(model, [(2, 0)]):
+            pass
+    with pytest.raises(ValueError, match="mode must be"):
+        with ablate_heads(model, [(0, 0)], mode="resample"):
+            pass
 
 
 # --- pictures ------------------------------------------------------------------------------------

@@ -285,6 +285,35 @@ def test_cli_trains_the_fast_recipe_as_a_modern_gpt_with_muon(tmp_path, monkeypa
         main(args + ["--dropout", "0.1"])
 
 
+@pytest.mark.slow
+def test_cli_saves_its_checkpoint_when_killed_and_records_the_dtype(tmp_path):
+    """A background run stopped with `kill` (SIGTERM) keeps what it learned, as Ctrl-C does; --dtype is recorded."""
+    import os
+    import signal
+
+    from gptlab.io.checkpoint import load_checkpoint
+
+    out = tmp_path / "run.safetensors"
+    env = {**os.environ, "GPTLAB_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "GPTLAB_CPU_SHARE": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "gptlab", "train", "--recipe", "small", "--out", str(out), "--n-layer", "1",
+                                "--n-embd", "32", "--n-head", "2", "--block-size", "32", "--vocab-size", "300", "--batch-size", "4",
+                                "--steps", "100000", "--eval-every", "5", "--eval-batches", "1", "--checkpoint-every", "0",
+                                "--dtype", "bfloat16", "--threads", "1", "--no-progress"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in process.stdout:
+            if line.startswith("step 10:"):
+                break
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "the checkpoint is saved" in err
+    saved = load_checkpoint(out)
+    assert saved.step >= 10 and saved.train_config["dtype"] == "bfloat16" and saved.optimizer_state is not None
+
+
 def test_optimise_clips_every_step_even_when_given_a_one_pass_generator():
     """The lessons' short runs share `optimise`; `model.parameters()` is a generator that a naive loop would use
     up on the first clip, leaving every later step unclipped."""

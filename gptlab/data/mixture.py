@@ -1,15 +1,18 @@
 """Training windows drawn from several token streams by weight, with a share of windows that repeat themselves.
 
     mix = Mixture({"shakespeare": shakespeare_ids, "kjv": kjv_ids}, weights={"shakespeare": 0.6, "kjv": 0.4},
-                  repeat_share=0.1)
+                  repeat_share=0.1)   # a tenth of the windows: a piece of 8 … 129 tokens, repeated to fill it
     x, y = mix.get_batch(32, 256, generator)   # what gptlab.data.batches.get_batch returns for one stream
 
 Each window first picks its stream (by `weights`), then a uniform offset in it. A *repeat* window (a
-`repeat_share` of them) takes half a window of text and writes it twice: ``a a``. Its second half can be
-predicted exactly by looking back, so a model trained on a few of them forms *induction heads* (attend to
-the token after the earlier copy of the current token, and copy it) early and reliably; lesson 09 finds
-them. Natural text repeats itself too (names, refrains), only more rarely: this is the same signal, made
-common. It is a documented part of the shipped model's recipe, not a hidden trick.
+`repeat_share` of them) takes a piece of text of a random length L, between `min_period` tokens and half a
+window, and writes it again and again until the window is full: ``a a a …``. Every token after the first
+copy can be predicted exactly by looking back, so a model trained on a few of them forms *induction heads*
+(attend to the token after the earlier copy of the current token, and copy it) early and reliably; lesson 09
+finds them. L is random so that no fixed offset ("look 129 tokens back") can do the job: only looking up
+the current token's earlier copy works at every length, as on real text. Natural text repeats itself too
+(names, refrains), only more rarely: this is the same signal, made common. It is a documented part of the
+shipped model's recipe, not a hidden trick.
 
 Everything is drawn from the `generator`, so a seed fixes the batches; under data parallelism every
 rank draws the same windows and keeps its own slice, as `get_batch` does.
@@ -30,7 +33,7 @@ class Mixture:
     """Token streams mixed by weight (each a 1-D tensor of ids), with an optional share of repeat windows."""
 
     def __init__(self, streams: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None, *,
-                 repeat_share: float = 0.0):
+                 repeat_share: float = 0.0, min_period: int = 8):
         if not streams:
             raise ValueError("Mixture needs at least one token stream")
         self.names = list(streams)
@@ -45,6 +48,9 @@ class Mixture:
         if not isinstance(repeat_share, (int, float)) or not 0 <= repeat_share <= 1:
             raise ValueError(f"repeat_share must be between 0 and 1; got {repeat_share!r}")
         self.repeat_share = float(repeat_share)
+        if not isinstance(min_period, int) or min_period < 1:
+            raise ValueError(f"min_period must be an int >= 1; got {min_period!r}")
+        self.min_period = min_period
 
     def __len__(self) -> int:
         return sum(len(stream) for stream in self.streams)
@@ -64,14 +70,17 @@ class Mixture:
             raise ValueError(f"batch_size {batch_size} must be divisible by the number of processes ({world_size})")
         which = torch.multinomial(self.weights, batch_size, replacement=True, generator=generator)  # (B,)
         repeat = torch.rand(batch_size, generator=generator, dtype=torch.float64) < self.repeat_share  # (B,)
-        half = (block_size + 2) // 2  # a repeat window is `half` tokens, then the same again, cut to block_size + 1
+        half = (block_size + 2) // 2  # the longest period: two copies fill the window of block_size + 1
+        shortest = min(self.min_period, half)
+        periods = torch.randint(shortest, half + 1, (batch_size,), generator=generator)  # (B,)
         rows = []
         for b in range(batch_size):
             stream = self.streams[int(which[b])]
-            length = half if repeat[b] else block_size + 1
+            length = int(periods[b]) if repeat[b] else block_size + 1
             start = int(torch.randint(len(stream) - length + 1, (1,), generator=generator))
             piece = stream[start : start + length].to(torch.int64)
-            rows.append(torch.cat([piece, piece])[: block_size + 1] if repeat[b] else piece)
+            copies = -(-(block_size + 1) // length)  # enough copies to fill the window
+            rows.append(piece.repeat(copies)[: block_size + 1] if repeat[b] else piece)
         local = batch_size // world_size
         w = torch.stack(rows[rank * local : (rank + 1) * local])  # (b, T + 1)
         x, y = w[:, :-1], w[:, 1:]

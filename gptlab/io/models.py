@@ -1,4 +1,4 @@
-"""The course's named models ("shipped", "mine"), and the optional download of OpenAI's GPT-2 (124M).
+"""The course's named models ("shipped", "small", "mine", "chat"), and the optional download of OpenAI's GPT-2 (124M).
 
 Taught in: solutions/07_pretraining.ipynb
 """
@@ -9,7 +9,8 @@ from pathlib import Path
 
 from gptlab.nn.gpt2 import CheckpointError, write_gpt2_config
 
-__all__ = ["MODEL_NAMES", "SHIPPED_FILE", "SHIPPED_SHA256", "ShippedModelFallback", "download_gpt2", "load", "shipped_path"]
+__all__ = ["MODEL_NAMES", "SHIPPED_FILE", "SHIPPED_SHA256", "SMALL_FILE", "SMALL_SHA256", "ShippedModelFallback", "download_gpt2",
+           "load", "shipped_path"]
 
 
 def download_gpt2(url: str | None = None) -> Path:
@@ -29,25 +30,34 @@ def download_gpt2(url: str | None = None) -> Path:
 
 SHIPPED_FILE = "shipped.safetensors"  # in the gptlab.weights package; see gptlab/weights/README.md
 SHIPPED_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee"
-MODEL_NAMES = ("shipped", "mine", "chat")
+# "small": the first shipped model (gptlab train --recipe small, 1.09 M parameters), for the lessons whose CPU
+# budget a larger model does not fit (lesson 10's fine-tuning, the chat model built from it)
+SMALL_FILE = "shipped.safetensors"
+SMALL_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee"
+MODEL_NAMES = ("shipped", "small", "mine", "chat")
 
 
 class ShippedModelFallback(UserWarning):
     """load("mine") found no checkpoint of the learner's own and returned the shipped model instead."""
 
 
-def shipped_path() -> Path:
-    """The file of the model that ships with gptlab (float16 weights, tokenizer and config in one file)."""
+def shipped_path(name: str = "shipped") -> Path:
+    """The file of a model that ships with gptlab, "shipped" or "small" (float16 weights, tokenizer and config in
+    one file)."""
     from importlib import resources
 
-    return Path(str(resources.files("gptlab.weights").joinpath(SHIPPED_FILE)))
+    files = {"shipped": SHIPPED_FILE, "small": SMALL_FILE}
+    if name not in files:
+        raise ValueError(f"no shipped file named {name!r}: use {' or '.join(map(repr, files))}")
+    return Path(str(resources.files("gptlab.weights").joinpath(files[name])))
 
 
 def load(name: str = "shipped", device=None):
-    """(model, tokenizer) for a course model: "shipped", "mine", "chat" (or a path to a checkpoint file).
+    """(model, tokenizer) for a course model: "shipped", "small", "mine", "chat" (or a path to a checkpoint file).
 
-    "shipped": the small GPT trained by `gptlab train` on Shakespeare (minus the fine-tuning lesson's
-    held-out plays), checked against its SHA-256 before loading. "mine": the learner's own checkpoint
+    "shipped": the GPT trained by `gptlab train` (gptlab/weights/README.md says by which recipe), never on the
+    fine-tuning lesson's held-out plays, checked against its SHA-256 before loading. "small": the first
+    shipped model (`gptlab train --recipe small`), for lessons whose CPU budget a larger model does not fit. "mine": the learner's own checkpoint
     from lesson 07 at gptlab.io.checkpoint.default_path("mine") = $GPTLAB_CACHE/checkpoints/mine.safetensors;
     if there is none yet, the shipped model, with a ShippedModelFallback warning. "chat": the shipped model
     fine-tuned on the instruction set written as chats (lesson 10 saves it at default_path("chat")); a
@@ -58,12 +68,12 @@ def load(name: str = "shipped", device=None):
 
     from gptlab.io.checkpoint import default_path, load_model, verify_sha256
 
-    if name == "shipped":
-        path = shipped_path()
+    if name in ("shipped", "small"):
+        path = shipped_path(name)
         if not path.is_file():
-            raise CheckpointError(f"the shipped model {path} is missing from this installation (reinstall gptlab, or "
+            raise CheckpointError(f"the {name} model {path} is missing from this installation (reinstall gptlab, or "
                                   "retrain it with `gptlab train --export` as gptlab/weights/README.md describes)")
-        verify_sha256(path, SHIPPED_SHA256)
+        verify_sha256(path, SHIPPED_SHA256 if name == "shipped" else SMALL_SHA256)
         return load_model(path, device)
     if name == "mine":
         path = default_path("mine")
@@ -80,4 +90,4 @@ def load(name: str = "shipped", device=None):
                               "Python: gptlab.topics.chat.make_chat_model(); lesson 12 makes one itself when it is missing")
     if isinstance(name, (str, Path)) and Path(name).suffix and Path(name).is_file():
         return load_model(Path(name), device)
-    raise ValueError(f"unknown model {name!r}: use 'shipped', 'mine', 'chat', or the path of a checkpoint file")
+    raise ValueError(f"unknown model {name!r}: use 'shipped', 'small', 'mine', 'chat', or the path of a checkpoint file")

@@ -25,8 +25,8 @@ import torch
 
 from gptlab.nn.attention import MultiHeadAttention
 
-__all__ = ["AttentionCapture", "EmptyTextError", "attention_modules", "capture_attention", "first_token_score",
-           "induction_score", "previous_token_score", "record_attention", "token_labels"]
+__all__ = ["AttentionCapture", "EmptyTextError", "ablate_heads", "attention_modules", "capture_attention",
+           "first_token_score", "induction_score", "previous_token_score", "record_attention", "token_labels"]
 
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
 
@@ -120,6 +120,52 @@ def record_attention(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
             handles.append(module.register_forward_pre_hook(ask_for_weights, with_kwargs=True))
             handles.append(module.register_forward_hook(keep_weights, with_kwargs=True))
         yield recorded
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextlib.contextmanager
+def ablate_heads(model: torch.nn.Module, heads: Sequence[tuple[int, int]], mode: str = "zero") -> Iterator[None]:
+    """Inside the block, the given (layer, head) pairs no longer contribute: their output is replaced.
+
+    A head's output is its slice of the concatenated heads, just before the output projection ``c_proj``.
+    mode "zero" writes 0 there; mode "mean" writes that slice's mean over the batch and the positions of the
+    same forward pass (the head still adds its average, but nothing that depends on the token). The model's
+    code is not changed and the hooks are removed afterwards, even on an error.
+
+        with ablate_heads(model, [(1, 3)]):        # layer 1, head 3 switched off
+            logits, _ = model(idx)
+
+    Taught in: solutions/09_looking_inside.ipynb
+    """
+    if mode not in ("zero", "mean"):
+        raise ValueError(f"mode must be 'zero' or 'mean'; got {mode!r}")
+    modules = attention_modules(model)
+    by_layer: dict[int, list[int]] = {}
+    for pair in heads:
+        layer, head = (int(v) for v in pair)
+        if not 0 <= layer < len(modules) or not 0 <= head < modules[layer].n_heads:
+            raise ValueError(f"no head ({layer}, {head}): the model has {len(modules)} layers of "
+                             f"{modules[0].n_heads} heads, numbered from 0")
+        by_layer.setdefault(layer, []).append(head)
+
+    def replace(chosen, size):
+        def hook(module, args):
+            (y,) = args                                              # (B, T, C): the heads side by side
+            y = y.clone()
+            for head in chosen:
+                part = y[..., head * size:(head + 1) * size]
+                part.copy_(part.mean(dim=(0, 1), keepdim=True).expand_as(part) if mode == "mean" else torch.zeros_like(part))
+            return (y,)
+        return hook
+
+    handles = []
+    try:
+        for layer, chosen in by_layer.items():
+            module = modules[layer]
+            handles.append(module.c_proj.register_forward_pre_hook(replace(chosen, module.d_model // module.n_heads)))
+        yield
     finally:
         for handle in handles:
             handle.remove()

@@ -6,7 +6,8 @@ file the course ships; ``--recipe small`` reproduces that file (gptlab/weights/,
 and ``--recipe fast`` is lesson 14's faster recipe. The checkpoint goes to
 ``$GPTLAB_CACHE/checkpoints/mine.safetensors`` (what ``load("mine")`` reads) unless --out says otherwise;
 Ctrl-C saves it, and ``--resume`` continues. ``--export FILE`` also writes a float16, weights-only copy
-(the shipped format) and prints its SHA-256.
+(the shipped format) and prints its SHA-256. ``kill`` (SIGTERM) saves the checkpoint as Ctrl-C does, so a run
+in the background can be stopped and resumed.
 
 Taught in: solutions/07_pretraining.ipynb
 """
@@ -42,6 +43,9 @@ def add_subcommands(sub) -> None:
     parser.add_argument("--grad-accum", type=int, default=1)
     parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (0: at the end only)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
+                        help="compute dtype: auto is bfloat16 autocast on CUDA, float32 elsewhere; bfloat16 on a CPU "
+                             "pays off where it has AMX or AVX-512 BF16 (weights stay float32)")
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: PyTorch's choice)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar; print a line at each evaluation")
     parser.set_defaults(func=cmd_train)
@@ -64,7 +68,8 @@ def resolve(args):
         trained["optimizer"] = args.optimizer
     recipe = replace(recipe, model=model, train=trained, preset=None)
     out = args.out
-    train_config = TrainConfig(**trained, grad_accum=args.grad_accum, device=args.device, checkpoint_path=out,
+    train_config = TrainConfig(**trained, grad_accum=args.grad_accum, device=args.device,
+                               dtype=getattr(args, "dtype", "auto"), checkpoint_path=out,
                                checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
     if recipe.architecture == "ModernGPT":
         from gptlab.nn.modern_model import ModernConfig
@@ -116,6 +121,12 @@ def cmd_train(args) -> int:
             print(f"step {history.steps[-1]}: train {history.train_losses[-1]:.4f}, val {history.val_losses[-1]:.4f}, "
                   f"lr {history.lrs[-1]:.2e}, {history.tokens_per_s[-1]:,.0f} tok/s, {history.elapsed_s:.0f} s", flush=True)
 
+    def stop_politely(signum, frame):
+        raise KeyboardInterrupt  # `kill` (SIGTERM) saves the checkpoint as Ctrl-C does: a background run loses nothing
+
+    import signal
+
+    signal.signal(signal.SIGTERM, stop_politely)
     try:
         history = train(model, train_ids, val_ids, train_config, report, tokenizer=tokenizer, resume=resume)
     except KeyboardInterrupt:

@@ -44,3 +44,40 @@ def validation_bits_per_byte(model, tokenizer, recipe=None) -> float:
     loss = full_loss(model, val_ids)
     n_bytes = len(tokenizer.decode(val_ids.tolist()).encode("utf-8"))
     return bits_per_byte(loss, len(val_ids) - 1, n_bytes)
+
+
+@torch.no_grad()
+def repeat_losses(model, halves: torch.Tensor) -> tuple[float, float]:
+    """In-context copying: each row of `halves` (B, n) is fed twice in a row, (B, 2n); returns the mean loss
+    (nats per token) on the first copy (tokens 1 .. n-1: token 0 has no context) and on the second (tokens
+    n .. 2n-1), each averaged over the batch. A model that copies what it has just read scores far lower on
+    the second; one that does not scores about the same."""
+    if halves.dim() != 2 or halves.shape[1] < 2:
+        raise ValueError(f"halves must be (B, n) token ids with n >= 2; got shape {tuple(halves.shape)}")
+    n = halves.shape[1]
+    if 2 * n - 1 > model.config.block_size:
+        raise ValueError(f"two copies of {n} tokens need a context of {2 * n - 1}; the model has {model.config.block_size}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    seq = torch.cat([halves, halves], dim=1).to(torch.int64).to(device)
+    logits, _ = model(seq[:, :-1])
+    losses = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), seq[:, 1:], reduction="none")  # (B, 2n-1)
+    model.train(was_training)
+    return float(losses[:, : n - 1].mean()), float(losses[:, n - 1:].mean())
+
+
+def unseen_passages(tokenizer, count: int = 10, length: int = 100) -> torch.Tensor:
+    """`count` passages of `length` tokens from the plays no recipe trains on (gptlab.data.FINETUNE_SPLITS'
+    test plays), spread evenly through them: (count, length) ids, the same on every call."""
+    from gptlab.data import FINETUNE_SPLITS, plays
+
+    test = [play for play in plays() if play.title in FINETUNE_SPLITS["test"]]
+    ids = torch.tensor([i for play in test for i in tokenizer.encode(play.text)])
+    starts = torch.linspace(0, len(ids) - length - 1, count).long()
+    return torch.stack([ids[s:s + length] for s in starts.tolist()])
+
+
+def random_halves(vocab: int, count: int = 16, length: int = 50, seed: int = 0) -> torch.Tensor:
+    """`count` rows of `length` token ids drawn uniformly from 0 .. vocab-1 (seeded): text no model has seen."""
+    return torch.randint(0, vocab, (count, length), generator=torch.Generator().manual_seed(seed))

@@ -152,3 +152,158 @@ check_previous_token_score.spec.combined += [
     lambda weights: weights.diagonal(offset=-1, dim1=-2, dim2=-1).sum() / weights.shape[-1],  # one number + divides by T
     lambda weights: weights.diagonal(dim1=-2, dim2=-1).sum(dim=-1),                            # own token + a sum
 ]
+
+# --- induction_score(weights, period) ------------------------------------------------------------
+
+
+def _induction_head(T, period, dtype=torch.float32):
+    """A perfect induction head on a sequence repeating every `period` tokens: query i >= period looks at key
+    i - period + 1 (the token after the previous copy of token i); earlier queries look at themselves."""
+    maps = torch.eye(T, dtype=dtype)
+    rows = torch.arange(period, T)
+    maps[rows] = 0.0
+    maps[rows, rows - period + 1] = 1.0
+    return maps
+
+
+def _duplicate_token_head(T, period, dtype=torch.float32):
+    """A perfect duplicate-token head: query i >= period looks at key i - period, the earlier copy of itself."""
+    maps = torch.eye(T, dtype=dtype)
+    rows = torch.arange(period, T)
+    maps[rows] = 0.0
+    maps[rows, rows - period] = 1.0
+    return maps
+
+
+def _induction_cases(seed: int) -> list[Case]:
+    g = torch.Generator().manual_seed(seed)
+    period = int(torch.randint(4, 7, (1,), generator=g))
+    T = 2 * period
+    heads = torch.stack([_induction_head(T, period), _duplicate_token_head(T, period),
+                         _previous_token_head(T), _causal_maps(1, T, generator=g)[0]])
+    return [
+        Case(f"an induction, a duplicate-token, a previous-token and a random head (period {period}, T = {T})",
+             (heads, period)),
+        Case("every layer at once: (2 layers, 3 heads), period 5, T = 10", (_causal_maps(2, 3, 10, generator=g), 5)),
+        Case("a sequence of 3 copies: period 4, T = 12, 4 heads", (_causal_maps(4, 12, generator=g), 4)),
+        Case("one (T, T) map, period 3, T = 7 (the second copy is cut short)", (_causal_maps(1, 7, generator=g)[0], 3)),
+        Case("period 1 (every token repeats the last), T = 6, sharp attention",
+             (_causal_maps(2, 6, generator=g, sharpness=6.0), 1)),
+        Case("float64, a perfect induction head beside 2 random ones, period 6, T = 12",
+             (torch.cat([_induction_head(12, 6, torch.float64)[None], _causal_maps(2, 12, generator=g, dtype=torch.float64)]), 6)),
+    ]
+
+
+def _duplicate_token(weights, period):
+    return weights.diagonal(offset=-period, dim1=-2, dim2=-1).mean(dim=-1)
+
+
+def _includes_boundary(weights, period):
+    return weights.diagonal(offset=-(period - 1), dim1=-2, dim2=-1).mean(dim=-1)
+
+
+def _divides_by_T_induction(weights, period):
+    T = weights.shape[-1]
+    return weights.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)[..., 1:].sum(dim=-1) / T
+
+
+def _previous_token_instead(weights, period):
+    return weights.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=-1)
+
+
+def _above_diagonal(weights, period):
+    return weights.diagonal(offset=period - 1, dim1=-2, dim2=-1)[..., 1:].mean(dim=-1)
+
+
+def _one_number_induction(weights, period):
+    return weights.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)[..., 1:].mean()
+
+
+def _two_after(weights, period):
+    return weights.diagonal(offset=-(period - 2), dim1=-2, dim2=-1)[..., 2:].mean(dim=-1)
+
+
+def _induction_loop(weights, period):
+    T = weights.shape[-1]
+    total = torch.zeros(weights.shape[:-2], dtype=weights.dtype)
+    for i in range(period, T):
+        total = total + weights[..., i, i - period + 1]
+    return total / (T - period)
+
+
+def _induction_gather(weights, period):
+    T = weights.shape[-1]
+    rows = weights[..., period:, :]                                  # the queries with an earlier copy
+    keys = (torch.arange(period, T) - period + 1).expand(*rows.shape[:-1])[..., None]
+    return rows.gather(-1, keys).squeeze(-1).mean(dim=-1)
+
+
+def _induction_mask(weights, period):
+    T = weights.shape[-1]
+    i = torch.arange(T)
+    stripe = (i[:, None] - i[None, :] == period - 1) & (i[:, None] >= period)
+    return (weights * stripe).sum(dim=(-2, -1)) / (T - period)
+
+
+check_induction_score = make_check(CheckSpec(
+    exercise="induction_score",
+    reference=inspect_attention.induction_score,
+    make_cases=_induction_cases,
+    mistakes=[
+        Mistake("duplicate-token", _duplicate_token,
+                "you measured attention to the earlier copy of the current token itself (key i - period): that is a "
+                "duplicate-token head. An induction head looks one step further, at the token that came AFTER the "
+                "earlier copy: key i - period + 1"),
+        Mistake("includes-boundary", _includes_boundary,
+                "you also averaged query period - 1, the last token of the first copy: it has no earlier copy yet (its "
+                "stripe entry is key 0). Only queries i = period .. T-1 are in a repeat: drop the first entry of the "
+                "stripe ([..., 1:])"),
+        Mistake("divides-by-T", _divides_by_T_induction,
+                "you divided by T, but only the T - period queries of the repeat have an earlier copy: a perfect "
+                "induction head must score exactly 1 — take the mean over those queries"),
+        Mistake("previous-token", _previous_token_instead,
+                "you measured attention to the previous token (offset -1), which does not depend on the period; an "
+                "induction head at query i attends to key i - period + 1: diagonal(offset=-(period - 1))"),
+        Mistake("above-diagonal", _above_diagonal,
+                "you read above the diagonal (offset +(period - 1)), where the causal mask makes every weight 0; row i "
+                "is the query, and its key i - period + 1 lies below the diagonal: offset=-(period - 1)"),
+        Mistake("one-number", _one_number_induction,
+                "return one score per head: average over the last axis only (mean(dim=-1)) and keep the leading axes "
+                "(heads, layers)"),
+        Mistake("two-after", _two_after,
+                "you looked two tokens past the earlier copy (key i - period + 2); the token to copy is the one right "
+                "after it: key i - period + 1"),
+    ],
+    variants=[_induction_loop, _induction_gather, _induction_mask],
+    hints=[
+        "On a sequence that repeats every `period` tokens, query i (for i >= period) has an earlier copy of its "
+        "token at i - period. An induction head attends to the token after it, key i - period + 1. Average "
+        "weights[..., i, i - period + 1] over i = period .. T-1.",
+        "Those entries lie on a stripe period - 1 steps below the diagonal: weights.diagonal(offset=-(period - 1), "
+        "dim1=-2, dim2=-1) holds queries period - 1 .. T-1; the first of them has no earlier copy.",
+        "Key line: return weights.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)[..., 1:].mean(dim=-1)",
+    ],
+))
+
+
+def _induction_properties(case, expected, actual):
+    if not isinstance(actual, torch.Tensor):
+        return None
+    if actual.shape != expected.shape:
+        return (f"there is one score per (T, T) map, so the output should have shape {tuple(expected.shape)} (the "
+                f"leading axes kept); yours has shape {tuple(actual.shape)}")
+    if float(actual.max()) > 1 + 1e-6 or float(actual.min()) < -1e-6:
+        return (f"a score is an average of attention weights, each between 0 and 1, so it lies in [0, 1]; yours range "
+                f"over {float(actual.min()):.3g} … {float(actual.max()):.3g}")
+    perfect = (expected - 1).abs() < 1e-6
+    if perfect.any() and not torch.allclose(actual[perfect], expected[perfect], atol=1e-6):
+        return (f"a perfect induction head (query i looks only at key i - period + 1) must score exactly 1; yours "
+                f"gives it {float(actual[perfect][0]):.3g}")
+    return None
+
+
+check_induction_score.spec.properties += [_induction_properties]
+check_induction_score.spec.combined += [
+    lambda weights, period: weights.diagonal(offset=-period, dim1=-2, dim2=-1).sum(dim=-1) / weights.shape[-1],  # copy itself + divides by T
+    lambda weights, period: weights.diagonal(offset=-(period - 1), dim1=-2, dim2=-1).sum(dim=-1),               # boundary kept + a sum
+]
