@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from gptlab.data import FINETUNE_SPLITS
-from gptlab.data.finetune_sets import (CLASSES, TASKS, format_prompt, genre_passages, instruction_examples,
-                                       split_titles)
+from gptlab.data.finetune_sets import (CLASSES, ORDER_CLASSES, TASKS, format_prompt, genre_passages, instruction_examples,
+                                       shuffle_words, split_titles, word_order_passages)
 from gptlab.topics.finetune import (GPTClassifier, bag_of_words_accuracy, check_labels, confusion_matrix, count_trainable,
                              encode_instruction, encode_passages, exact_match, freeze_layers, instruction_batch,
                              pool_last_token, predict, respond, train_classifier, train_instructions)
@@ -43,6 +43,28 @@ def test_genre_sets_are_balanced_seeded_and_labelled_consistently():
         assert all(CLASSES[p.label] == p.genre and p.text.strip() for p in passages)
     assert genre_passages("test") == genre_passages("test", seed=0)
     assert genre_passages("test") != genre_passages("test", seed=1)
+
+
+def test_word_order_pairs_hold_the_same_words_in_the_same_lines_so_a_bag_of_words_scores_exactly_half():
+    import random
+
+    text = "ROMEO:\nBut soft, what light through yonder\nwindow breaks?"
+    shuffled = shuffle_words(text, random.Random(0))
+    assert sorted(shuffled.split()) == sorted(text.split()) and shuffled != text
+    assert [len(line.split()) for line in shuffled.split("\n")] == [1, 6, 2]
+    for split in ("validation", "test"):
+        pairs = word_order_passages(split)
+        genre = genre_passages(split)
+        assert len(pairs) == 2 * len(genre) and [sum(p.label == i for p in pairs) for i in (0, 1)] == [len(genre)] * 2
+        real = {p.text for p in pairs if ORDER_CLASSES[p.label] == "real"}
+        assert real == {p.text for p in genre}
+        fake = [p for p in pairs if p.label == 0]
+        assert all(sorted(p.text.split()) in [sorted(g.text.split()) for g in genre if g.title == p.title] for p in fake[:20])
+    test = word_order_passages("test")
+    acc, _ = bag_of_words_accuracy([p.text for p in word_order_passages("train")], [p.label for p in word_order_passages("train")],
+                                   [p.text for p in test], [p.label for p in test])
+    assert acc == 0.5                                   # by construction: each pair looks the same to it
+    assert word_order_passages("test") == test and word_order_passages("test", seed=1) != test
 
 
 def test_instruction_set_size_tasks_and_answers():

@@ -5,6 +5,8 @@
    is *by play*, so no play sits in two splits: validation and test are the plays of
    ``gptlab.data.FINETUNE_SPLITS``, which the shipped model never saw in pretraining; train is the other
    29 plays. Passages are drawn with a fixed seed, so every run of the lesson sees the same ones.
+   **Word order** (``word_order_passages``): the same passages twice, as written and with their words
+   shuffled; a bag of words scores exactly 50 % on it by construction.
 2. **Instructions** (``instruction_examples``): a few thousand (instruction, input, response) triples made
    by simple rules from words and speeches of the same plays (train: the 29 pretraining plays; validation
    and test: the held-out plays), for five tasks a tiny model can learn: capitalise, reverse the words,
@@ -120,6 +122,56 @@ def genre_passages(split: str, *, seed: int = 0, chars: int = PASSAGE_CHARS) -> 
     if not isinstance(chars, int) or chars < 20:
         raise ValueError(f"chars must be an int >= 20; got {chars!r}")
     return list(_genre_passages(split, seed, chars))
+
+
+# --- word order: real passages against the same words shuffled ----------------------------------------
+
+ORDER_CLASSES = ("shuffled", "real")  # label 0: the passage's words in a random order; label 1: as written
+
+
+def shuffle_words(text: str, rng: random.Random) -> str:
+    """The same words in a random order, laid out like `text`: each line keeps its number of words.
+
+    Every word (a run of non-space characters, punctuation attached) stays; only their order changes, so a
+    model that sees a bag of words, or the layout, sees exactly the same thing as for the original.
+    """
+    lines = text.split("\n")
+    words = text.split()
+    rng.shuffle(words)
+    out, used = [], 0
+    for line in lines:
+        n = len(line.split())
+        out.append(" ".join(words[used:used + n]))
+        used += n
+    return "\n".join(out)
+
+
+@lru_cache(maxsize=16)
+def _order_passages(split: str, seed: int, chars: int) -> tuple[Passage, ...]:
+    out: list[Passage] = []
+    for i, passage in enumerate(_genre_passages(split, seed, chars)):
+        rng = random.Random(zlib.crc32(f"order|{seed}|{split}|{i}".encode()))
+        shuffled = shuffle_words(passage.text, rng)
+        for _ in range(10):  # a passage of one repeated word shuffles to itself: draw again, then give up
+            if shuffled != passage.text:
+                break
+            shuffled = shuffle_words(passage.text, rng)
+        if shuffled == passage.text:
+            continue
+        out += [Passage(passage.text, 1, passage.genre, passage.title), Passage(shuffled, 0, passage.genre, passage.title)]
+    random.Random(seed + 1).shuffle(out)
+    return tuple(out)
+
+
+def word_order_passages(split: str, *, seed: int = 0, chars: int = PASSAGE_CHARS) -> list[Passage]:
+    """The word-order set: every passage of genre_passages(split) twice, as written (label 1, "real") and with
+    its words shuffled (label 0, "shuffled"), in a seeded random order. A pair holds the same words laid out
+    in the same lines, so a bag of words (or anything else blind to order) cannot tell them apart: it gets
+    exactly one of each pair right, 50 %. Knowing how English goes — what pretraining teaches — is the only way up.
+    """
+    if not isinstance(chars, int) or chars < 20:
+        raise ValueError(f"chars must be an int >= 20; got {chars!r}")
+    return list(_order_passages(split, seed, chars))
 
 
 # --- instructions ----------------------------------------------------------------------------------
