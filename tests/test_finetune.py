@@ -1,5 +1,7 @@
 """Lesson 10's library: data sets, the classifier, instruction batches, LoRA (merge keeps outputs), bad input."""
 
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -50,8 +52,12 @@ def test_word_order_pairs_hold_the_same_words_in_the_same_lines_so_a_bag_of_word
 
     text = "ROMEO:\nBut soft, what light through yonder\nwindow breaks?"
     shuffled = shuffle_words(text, random.Random(0))
-    assert sorted(shuffled.split()) == sorted(text.split()) and shuffled != text
+    bare = lambda t: sorted(re.findall(r"\w+", t.lower()))
+    assert bare(shuffled) == bare(text) and shuffled != text
     assert [len(line.split()) for line in shuffled.split("\n")] == [1, 6, 2]
+    lines = shuffled.split("\n")
+    assert lines[0].endswith(":") and lines[0][:-1].isupper()          # a speaker's name stays a speaker's name
+    assert lines[1].split()[0][0].isupper() and lines[1].split()[1].endswith(",") and lines[2].endswith("?")
     for split in ("validation", "test"):
         pairs = word_order_passages(split)
         genre = genre_passages(split)
@@ -59,7 +65,7 @@ def test_word_order_pairs_hold_the_same_words_in_the_same_lines_so_a_bag_of_word
         real = {p.text for p in pairs if ORDER_CLASSES[p.label] == "real"}
         assert real == {p.text for p in genre}
         fake = [p for p in pairs if p.label == 0]
-        assert all(sorted(p.text.split()) in [sorted(g.text.split()) for g in genre if g.title == p.title] for p in fake[:20])
+        assert all(bare(p.text) in [bare(g.text) for g in genre if g.title == p.title] for p in fake[:20])
     test = word_order_passages("test")
     acc, _ = bag_of_words_accuracy([p.text for p in word_order_passages("train")], [p.label for p in word_order_passages("train")],
                                    [p.text for p in test], [p.label for p in test])

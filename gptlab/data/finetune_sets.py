@@ -129,21 +129,32 @@ def genre_passages(split: str, *, seed: int = 0, chars: int = PASSAGE_CHARS) -> 
 ORDER_CLASSES = ("shuffled", "real")  # label 0: the passage's words in a random order; label 1: as written
 
 
-def shuffle_words(text: str, rng: random.Random) -> str:
-    """The same words in a random order, laid out like `text`: each line keeps its number of words.
+WORD_PARTS = re.compile(r"^(\W*)(.*?)(\W*)$")  # "'Tis," -> ("'", "Tis", ","): punctuation around a word's core
 
-    Every word (a run of non-space characters, punctuation attached) stays; only their order changes, so a
-    model that sees a bag of words, or the layout, sees exactly the same thing as for the original.
+
+def _styled(core: str, like: str) -> str:
+    """`core` written in the capitalisation of `like`: "KING" -> "THOU", "Romeo" -> "Thou", "dead" -> "thou"."""
+    if len(like) > 1 and like.isupper():
+        return core.upper()
+    if like[:1].isupper():
+        return core[:1].upper() + core[1:]
+    return core
+
+
+def shuffle_words(text: str, rng: random.Random) -> str:
+    """The same words in a random order, everything else where it was: each line keeps its number of words,
+    each position its punctuation and its capitals ("ROMEO:" stays a capitalised name with a colon).
+
+    Only which word stands where changes, so a model that sees a bag of words (lower-cased), the layout,
+    the punctuation or the capitals sees exactly what it sees in the original: only knowing which words
+    follow which in English tells the two apart.
     """
-    lines = text.split("\n")
-    words = text.split()
-    rng.shuffle(words)
-    out, used = [], 0
-    for line in lines:
-        n = len(line.split())
-        out.append(" ".join(words[used:used + n]))
-        used += n
-    return "\n".join(out)
+    lines = [line.split() for line in text.split("\n")]
+    parts = [WORD_PARTS.match(word).groups() for line in lines for word in line]
+    cores = [core.lower() for _, core, _ in parts]
+    rng.shuffle(cores)
+    words = iter(prefix + _styled(core, like) + suffix for core, (prefix, like, suffix) in zip(cores, parts))
+    return "\n".join(" ".join(next(words) for _ in line) for line in lines)
 
 
 @lru_cache(maxsize=16)
@@ -165,9 +176,10 @@ def _order_passages(split: str, seed: int, chars: int) -> tuple[Passage, ...]:
 
 def word_order_passages(split: str, *, seed: int = 0, chars: int = PASSAGE_CHARS) -> list[Passage]:
     """The word-order set: every passage of genre_passages(split) twice, as written (label 1, "real") and with
-    its words shuffled (label 0, "shuffled"), in a seeded random order. A pair holds the same words laid out
-    in the same lines, so a bag of words (or anything else blind to order) cannot tell them apart: it gets
-    exactly one of each pair right, 50 %. Knowing how English goes — what pretraining teaches — is the only way up.
+    its words shuffled (label 0, "shuffled": shuffle_words keeps the lines, punctuation and capitals in place),
+    in a seeded random order. A pair holds the same words, so a bag of words cannot tell them apart: it gets
+    exactly one of each pair right, 50 %. Knowing which words follow which in English — what pretraining
+    teaches — is the only way up.
     """
     if not isinstance(chars, int) or chars < 20:
         raise ValueError(f"chars must be an int >= 20; got {chars!r}")
