@@ -117,6 +117,41 @@ def test_vit_reaches_95_percent_whatever_the_seed(digits, seed):
     assert vision.accuracy(model, digits.test_images, digits.test_labels) >= 0.95
 
 
+def test_random_shift_moves_each_image_by_at_most_one_pixel_and_fills_with_paper():
+    image = torch.arange(1.0, 17.0).view(1, 1, 4, 4)
+    padded = F.pad(image, (1, 1, 1, 1))
+    every_shift = [padded[..., top:top + 4, left:left + 4] for top in range(3) for left in range(3)]
+    shifted = vision.random_shift(image.expand(200, 1, 4, 4), 1, torch.Generator().manual_seed(0))
+    assert shifted.shape == (200, 1, 4, 4)
+    which = [next(i for i, s in enumerate(every_shift) if torch.equal(s[0], one)) for one in shifted]  # each is one of the 9
+    assert sorted(set(which)) == list(range(9))  # and all 9 occur
+    assert torch.equal(every_shift[4], image)  # the middle crop is the image itself
+    assert every_shift[0][0, 0, 0].tolist() == [0, 0, 0, 0] and every_shift[0][0, 0, 1].tolist() == [0, 1, 2, 3]  # moved down and right
+    again = vision.random_shift(image.expand(200, 1, 4, 4), 1, torch.Generator().manual_seed(0))
+    assert torch.equal(again, shifted)
+    assert torch.equal(vision.random_shift(image, 0), image)
+    with pytest.raises(ValueError, match="max_shift must be an int >= 0"):
+        vision.random_shift(image, -1)
+
+
+def test_train_classifier_augments_every_batch_and_without_augment_is_unchanged(digits):
+    images, labels = digits.train_images[:64], digits.train_labels[:64]
+    seen = []
+
+    def record(batch, generator):
+        seen.append(batch.shape)
+        return vision.random_shift(batch, 1, generator)
+
+    runs = []
+    for augment in (None, lambda batch, generator: batch, record):
+        torch.manual_seed(0)
+        model = vision.ViT(d_model=16, n_layer=1, n_heads=2)
+        runs.append(vision.train_classifier(model, images, labels, steps=5, batch_size=16, seed=0, augment=augment,
+                                            progress=False))
+    assert runs[0] == runs[1]  # an augment that draws nothing leaves the run as it was
+    assert seen == [(16, 1, 8, 8)] * 5 and runs[2] != runs[0]
+
+
 # --- the data and the pixel sequences ---------------------------------------------------------------
 
 
@@ -147,6 +182,7 @@ def test_pixel_sequence_round_trip(digits):
 def test_unconditioned_sequences_start_with_the_any_digit_token():
     tokens = vision_data.to_sequences(torch.zeros(3, 1, 8, 8), levels=4)
     assert tokens[:, 0].tolist() == [14, 14, 14] and vision_data.vocab_size(4) == 15
+    assert vision_data.any_digit_token(4) == 14 == vision_data.vocab_size(4) - 1  # the last id of the vocabulary
     assert vision_data.from_sequences(tokens, levels=4)[1].tolist() == [-1, -1, -1]
 
 
@@ -175,3 +211,74 @@ def test_pixel_gpt_trains_a_little_and_samples_only_grey_levels(digits):
     drawn = vision_data.sample_pixels(model, torch.tensor([4, 13]), levels=4, generator=torch.Generator().manual_seed(0))
     assert drawn.shape == (2, 65) and drawn[:, 0].tolist() == [4, 13]
     assert 0 <= drawn[:, 1:].min() and drawn[:, 1:].max() < 4
+
+
+def test_drop_condition_replaces_a_share_of_the_start_tokens_only(digits):
+    sequences = vision_data.to_sequences(digits.train_images, digits.train_labels, levels=4)
+    many = sequences.repeat(8, 1)  # 10,776 rows
+    dropped = vision_data.drop_condition(many, 0.1, levels=4, generator=torch.Generator().manual_seed(0))
+    is_any = dropped[:, 0] == 14
+    assert 0.09 < is_any.float().mean().item() < 0.11
+    assert torch.equal(dropped[~is_any], many[~is_any]) and torch.equal(dropped[:, 1:], many[:, 1:])  # pixels untouched
+    assert torch.equal(vision_data.drop_condition(sequences, 0.0, levels=4), sequences)
+    assert (vision_data.drop_condition(sequences, 1.0, levels=4)[:, 0] == 14).all()
+    again = vision_data.drop_condition(many, 0.1, levels=4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again, dropped)
+    with pytest.raises(ValueError, match="share must be between 0 and 1"):
+        vision_data.drop_condition(sequences, 1.5)
+    with pytest.raises(ValueError, match=r"start tokens must be 17 … 27 .*levels=17"):
+        vision_data.drop_condition(sequences, 0.1, levels=17)  # made with 4 levels, dropped as if 17
+
+
+class RecordingGPT(GPT):
+    """A GPT that notes the start token of every sequence it is trained on."""
+
+    def forward(self, idx, targets=None, caches=None):
+        if targets is not None:
+            self.starts.append(idx[:, 0].clone())
+        return super().forward(idx, targets, caches)
+
+
+@pytest.mark.parametrize("unconditioned", [0.1, 0.0])
+def test_train_pixel_gpt_trains_the_any_digit_token_on_a_share_of_each_batch(digits, unconditioned):
+    torch.manual_seed(0)
+    sequences = vision_data.to_sequences(digits.train_images, digits.train_labels, levels=4)
+    model = RecordingGPT(GPTConfig(vocab_size=vision_data.vocab_size(4), block_size=64, n_layer=1, n_head=2, n_embd=16))
+    model.starts = []
+    vision_data.train_pixel_gpt(model, sequences, levels=4, steps=20, batch_size=32, unconditioned=unconditioned,
+                                seed=0, progress=False)
+    starts = torch.cat(model.starts)  # 640 sequences
+    assert starts.shape == (640,) and 4 <= starts.min() and starts.max() <= 14
+    share = (starts == 14).float().mean().item()
+    if unconditioned:
+        assert 0.06 < share < 0.14  # about a tenth of the 640 (one standard error is 1.2 %)
+        assert len(set(starts[starts != 14].tolist())) == 10  # the others still say which digit
+    else:
+        assert share == 0.0
+
+
+def test_train_pixel_gpt_refuses_sequences_made_with_other_levels(digits):
+    sequences = vision_data.to_sequences(digits.train_images[:8], digits.train_labels[:8], levels=4)
+    model = GPT(GPTConfig(vocab_size=vision_data.vocab_size(17), block_size=64, n_layer=1, n_head=2, n_embd=16))
+    with pytest.raises(ValueError, match=r"start tokens must be 17 … 27 .*to_sequences\(\.\.\., levels=17\)"):
+        vision_data.train_pixel_gpt(model, sequences, levels=17, steps=1, progress=False)
+
+
+def test_guidance_mixes_the_conditioned_and_unconditioned_logits():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=vision_data.vocab_size(4), block_size=64, n_layer=1, n_head=2, n_embd=16)).eval()
+    idx = torch.cat([torch.tensor([[7], [14]]), torch.randint(0, 4, (2, 10))], dim=1)  # "draw a 3", "draw any digit"
+    free = idx.clone()
+    free[:, 0] = 14
+    with torch.no_grad():
+        conditioned, unconditioned = model(idx)[0], model(free)[0]
+        torch.testing.assert_close(vision_data.Guided(model, 1.0)(idx)[0], conditioned)
+        torch.testing.assert_close(vision_data.Guided(model, 0.0)(idx)[0], unconditioned)
+        torch.testing.assert_close(vision_data.Guided(model, 3.0)(idx)[0], unconditioned + 3 * (conditioned - unconditioned))
+        torch.testing.assert_close(vision_data.Guided(model, 3.0)(idx)[0][1], conditioned[1])  # "any digit" rows: unchanged
+    drawn = vision_data.sample_pixels(model, torch.tensor([4, 13, 14]), levels=4, guidance=2.0,
+                                      generator=torch.Generator().manual_seed(0))
+    assert drawn.shape == (3, 65) and drawn[:, 0].tolist() == [4, 13, 14] and drawn[:, 1:].max() < 4
+    with pytest.raises(ValueError, match="must begin with its start token"):
+        vision_data.Guided(model, 2.0)(torch.randint(0, 4, (1, 5)))
+

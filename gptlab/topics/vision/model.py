@@ -184,13 +184,38 @@ class ViT(nn.Module):
         return maps
 
 
+def random_shift(images: torch.Tensor, max_shift: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Move each image by its own random whole number of pixels, -max_shift … max_shift down and across, filling the
+    uncovered border with 0 (blank paper): pad by max_shift on every side, then crop a random H×W window.
+
+    Data augmentation: the same digit a pixel to the left is still the same digit, which a ViT does not know by
+    itself (its patch grid and position embeddings are fixed; a convolution would slide instead).
+
+    Taught in: solutions/13_images_as_tokens.ipynb
+    """
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be an int >= 0; got {max_shift!r}")
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError(f"images must have shape (B, C, H, W); got {tuple(getattr(images, 'shape', ()))}")
+    B, C, H, W = images.shape
+    m = max_shift
+    padded = F.pad(images, (m, m, m, m))  # (B, C, H + 2m, W + 2m)
+    top = torch.randint(0, 2 * m + 1, (B,), generator=generator)  # where each crop starts: 0 … 2m
+    left = torch.randint(0, 2 * m + 1, (B,), generator=generator)
+    rows = (top[:, None] + torch.arange(H))[:, None, :, None]  # (B, 1, H, 1)
+    cols = (left[:, None] + torch.arange(W))[:, None, None, :]  # (B, 1, 1, W)
+    return padded[torch.arange(B)[:, None, None, None], torch.arange(C)[None, :, None, None], rows, cols]
+
+
 def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, steps: int = 200,
                      batch_size: int = 128, lr: float = 3e-3, weight_decay: float = 0.05, seed: int = 0,
+                     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
                      progress: bool = True) -> list[float]:
     """Train with AdamW and a cosine learning rate after a short warm-up; returns the loss of every step.
 
     Batches are drawn with their own seeded generator, so a run depends only on `seed` and the model's
-    initial weights.
+    initial weights. augment(batch, generator) -> batch, if given, changes each batch of images before the
+    model sees it (e.g. `random_shift`), drawing its randomness from the same generator; the labels stay.
 
     Taught in: solutions/13_images_as_tokens.ipynb
     """
@@ -199,9 +224,14 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
-    batches = (torch.randint(0, images.shape[0], (batch_size,), generator=generator) for _ in range(steps))
+
+    def batches():
+        for _ in range(steps):
+            b = torch.randint(0, images.shape[0], (batch_size,), generator=generator)
+            yield (images[b] if augment is None else augment(images[b], generator)), labels[b]
+
     model.train()
-    losses = optimise(optimizer, (F.cross_entropy(model(images[b]), labels[b]) for b in batches), schedule=schedule,
+    losses = optimise(optimizer, (F.cross_entropy(model(x), y) for x, y in batches()), schedule=schedule,
                       steps=steps, progress=progress)
     model.eval()
     return losses
