@@ -382,6 +382,53 @@ def test_a_wrong_answer_in_the_chinese_lesson_10_gets_its_hint_in_chinese(chines
     assert "you took position T - 1" in capsys.readouterr().out
 
 
+def test_a_property_diagnostic_in_the_chinese_edition_is_chinese_with_its_numbers(chinese):
+    """An answer no catalog mistake explains is diagnosed by a property, or by its first difference: in Chinese too,
+    with the same numbers and shapes."""
+    from gptlab.course.checks import CheckFailed, evaluate
+    from gptlab.course.checks.basics import check_softmax
+    from gptlab.course.checks.gpt import check_count_parameters
+
+    with pytest.raises(CheckFailed) as info:
+        check_softmax(lambda x: torch.softmax(x, dim=-1) + 0.01)
+    assert info.value.mistake == "property"
+    assert "输出的每一行沿最后一个轴的和应为 1；你的和为 1.05" in str(info.value)
+    with pytest.raises(CheckFailed, match=r"输出的形状应为 \(5,\)；你的形状是 \(1, 5\)"):
+        check_softmax(lambda x: torch.softmax(x, dim=-1).unsqueeze(0))
+    with pytest.raises(CheckFailed, match=r"输出的 5 个值中有 5 个不同；第一个在索引 \(0,\) 处.*（最大差值"):
+        check_softmax(lambda x: torch.softmax(x * 1.5, dim=-1))
+    combined = check_count_parameters.spec.combined[0]
+    message = evaluate(check_count_parameters.spec, combined).message
+    assert "你的计数差了 -787,968，即 -1,026·C（C = n_embd = 768）" in message and english_left_in(message) == []
+    set_language(None)
+    message = evaluate(check_count_parameters.spec, combined).message
+    assert "your count is -787,968 off, which is -1,026·C (C = n_embd = 768)" in message
+
+
+def test_every_combined_mistake_is_diagnosed_in_chinese():
+    """Every check's combined mistakes (two catalog mistakes at once: a property names what is wrong) get a Chinese
+    sentence with no English sentence of the message table left in it; and every output name the checks give their
+    sentences has its Chinese."""
+    from gptlab.course.checks import all_specs, evaluate
+    from gptlab.course.messages import speaking
+
+    nouns = {english for key, english in MESSAGES.items() if key.startswith("noun.")}
+    for spec in all_specs().values():
+        names = spec.output if isinstance(spec.output, tuple) else (spec.output,)
+        assert all(name in nouns for name in names), names  # "the output", "the logits": MESSAGES' "noun.*"
+        case_names = [case.name for case in spec.make_cases(0)]
+        for number, impl in enumerate(spec.combined):
+            with speaking("zh"):
+                result = evaluate(spec, impl)
+            assert result.mistake == "property", (spec.exercise, number, result.message)
+            # the sentence itself, without "<exercise>: on case '<name>', " (a case's name is English data)
+            prefixes = [f"{spec.exercise}: " + say("check.on_case", lang="zh", case=case, detail="")
+                        for case in case_names]
+            prefix = next(p for p in prefixes if result.message.startswith(p))
+            detail = result.message[len(prefix):]
+            assert has_chinese(detail) and english_left_in(detail) == [], (spec.exercise, number, result.message)
+
+
 def test_every_translated_exercise_message_is_current():
     """Over every entry of every language's EXERCISES, declared lessons or not: the id is a mistake or hint that
     exists, and the hash is that of its current English (a stale entry would silently show the English)."""

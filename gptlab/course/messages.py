@@ -3,10 +3,12 @@
     say("check.passed", exercise="softmax", cases=8)   -> "✓ softmax — all 8 cases match"
     lines("check.passed", ...)                          -> the same, wrapped at word boundaries for a notebook
 
-The fixed sentences are in MESSAGES below. The exercises' own words (each catalog mistake's hint, each
-progressive hint) are written next to the code they describe, in gptlab/course/checks/<topic>.py, and are
-found here under ids of their own: "<exercise>.mistake.<name>" and "<exercise>.hint.<n>" (see
-gptlab.course.checks.exercise_messages). Each other language has one table, gptlab/course/locales/<lang>.py:
+The fixed sentences are in MESSAGES below, the checks' diagnostics included (what a property or the first
+difference says about an answer no catalog mistake explains: "prop.*", "diff.*", "<topic>.*"; the names of
+outputs they mention, "the attention weights", are "noun.*" entries, see noun()). The exercises' own words (each
+catalog mistake's hint, each progressive hint) are written next to the code they describe, in
+gptlab/course/checks/<topic>.py, and are found here under ids of their own: "<exercise>.mistake.<name>" and
+"<exercise>.hint.<n>" (see gptlab.course.checks.exercise_messages). Each other language has one table, gptlab/course/locales/<lang>.py:
 MESSAGES with the same ids as MESSAGES here (tests/test_editions.py checks that every id has both, with the same
 {fields}), and EXERCISES, "<exercise>.mistake.<name>" / "<exercise>.hint.<n>" -> (hash of the English, text), so a
 hint whose English changed is stale (`gptlab lessons --check` names it for every lesson declared translated). A
@@ -67,6 +69,260 @@ MESSAGES: dict[str, str] = {
     "setup.threads": "Another gptlab notebook is busy on this machine: this one computes with {threads} of {cores} CPU "
                      "threads, so two training cells share the cores instead of slowing each other many times over.",
 }
+
+# --- the checks' diagnostics: what a check says about an answer that no catalog mistake explains ----------------
+# Names the sentences put an output's name in ("the output", CheckSpec.output), found by their English: see noun().
+MESSAGES |= {
+    "noun.output": "the output",
+    "noun.attention_weights": "the attention weights",
+    "noun.probabilities": "the probabilities",
+    "noun.output_rows": "each row of the output",
+    "noun.attention_weight_rows": "each row of the attention weights",
+    "noun.probability_rows": "each row of probabilities",
+    "noun.prompt_text": "the prompt text",
+    "noun.logits": "the logits",
+    "noun.loss": "the loss",
+    "noun.losses": "the losses",
+    "noun.trained_logits": "the trained model's logits",
+    "join.and": " and ",
+    "join.and_also": "; and ",
+    # core: the first difference, said precisely (describe_difference)
+    "check.all_match": "all {cases} cases match",
+    "check.differs": "differs from the reference",
+    "diff.module": "{where} should be a module; got {got}",
+    "diff.sequence": "{where} should be a {kind} of {count} items; got {got}",
+    "diff.length": "{where} should have {expected} items; yours has {got}",
+    "diff.item": "item {index} of {where}",
+    "diff.weights": "the weights of {where}",
+    "diff.dict": "{where} should be a dict; got {got}",
+    "diff.keys": "{where} has the wrong keys: missing {missing}, unexpected {extra}",
+    "diff.value": "{where} should be {expected!r}; got {got!r}",
+    "diff.number_type": "{where} should be a number ({expected!r}); got {got}",
+    "diff.int": "{where} should be {expected}; got {got} (off by {diff:+d})",
+    "diff.float": "{where} should be {expected:.6g}; got {got:.6g}",
+    "diff.tensor_of_shape": "a tensor of shape {shape}",
+    "diff.none": "None (did you forget to return?)",
+    "diff.not_tensor": "{where} should be a torch.Tensor of shape {shape}; got {got}",
+    "diff.shape": "{where} should have shape {expected}; yours has shape {got}",
+    "diff.dtype": "{where} should have dtype {expected}; yours has dtype {got}",
+    "diff.values": "{count} of {total} values of {where} differ; the first at index {index}: expected {expected:.6g}, "
+                   "got {got:.6g}",
+    "diff.nan": " — yours contains NaN ({count} values): an overflow or a 0/0?",
+    "diff.largest": " (largest difference {largest:.3g})",
+    # core: the properties several checks share
+    "prop.constant_factor": "your values are the right ones times {factor:.4g} everywhere: a constant factor, such as a "
+                            "scale that is missing, extra, or the wrong one",
+    "prop.count_off_by": "your count is {diff:+,} off, which is {vectors:+,}·C (C = n_embd = {C}): whole vectors of size "
+                         "C are missing or extra (a LayerNorm, a bias, rows of an embedding table?)",
+    "prop.transposed": "your result is the right one transposed (its last two axes swapped): check which axis is which",
+    "prop.sums_to_one": "{name} should sum to 1 along the last axis; yours sum to {span}{where}",
+    "prop.sums_to_one.range": "values from {low} to {high}",
+    "prop.sums_to_one.other_axis": "; they sum to 1 along dim={dim} instead: a softmax over the wrong axis?",
+    "prop.future_visible": "{name} above the diagonal should be 0 (a position must not see the tokens after it); {count} "
+                           "of yours are not: the future is not masked",
+    "prop.past_hidden": "{name} below the diagonal are all 0: your mask hides the past as well",
+    "prop.overflows": "{name} contains {count} NaN or inf values where the reference has none: an exp that overflowed "
+                      "(subtract the maximum first?) or a division 0/0",
+    "prop.keeps_as_many": "{name} keep {kept} tokens{row}; the reference keeps {want}: check which tokens your filter "
+                          "keeps before looking at the values",
+    "prop.keeps_as_many.row": " (row {row})",
+    # attention (lesson 03)
+    "attention.head.sees_future": "the two sequences share their first {prefix} tokens, yet your outputs there differ: a "
+                                  "position's output changed when only LATER tokens changed, so the head sees the future "
+                                  "(the causal mask is missing)",
+    "attention.head.width": "your output has {d_model} features per position (d_model), not head_size = {head_size}: the "
+                            "weights must average the values, self.value(x), not x",
+    "attention.mask.future": "your mask is True above the diagonal, so a position may attend to the tokens after it{dtype}",
+    "attention.mask.diagonal": "the diagonal of your mask is False: a token must be allowed to attend to itself{dtype}",
+    "attention.mask.dtype": " (and return dtype=torch.bool, not {dtype})",
+    "attention.self_attention.unprojected": "the output at position 0 is the first token's own value vector, unprojected: "
+                                            "the heads' output must go through c_proj",
+    "attention.self_attention.first_position": "the output at position 0 differs, though the first token may attend to "
+                                               "itself only (its output is c_proj of its own value, whatever the scale or "
+                                               "the order of q and k): later tokens leak into earlier ones, so the future "
+                                               "is not masked (is_causal=True), unless its value reaches c_proj another "
+                                               "way (the split into heads)",
+    # blocks (lesson 05)
+    "blocks.layer_norm.unscaled": "your output is normalised but not scaled by self.weight and shifted by self.bias",
+    "blocks.layer_norm.mean": "after undoing weight and bias, each vector should have mean 0 over its features (the last "
+                              "axis); yours have means up to {mean:.3g}: the mean is not subtracted, or not over dim=-1",
+    "blocks.layer_norm.variance": "after undoing weight and bias, each vector's variance over its features should be "
+                                  "{variance:.3g} or less; yours is {low:.3g} to {high:.3g} times that: check how the "
+                                  "variance is computed (divide by d) and where eps goes",
+    "blocks.mlp.never_negative": "none of your output values is negative, though the reference's are: the MLP's update to "
+                                 "the residual stream must be able to point any way (a ReLU on the output of c_proj?)",
+    "blocks.block.normalised": "your block's output is the output of {name} (each vector normalised, then {name}'s weight "
+                               "and bias): in a pre-norm block the residual stream is never normalised, only the copies "
+                               "that the sublayers read, x + attn(ln_1(x))",
+    # gpt (lesson 06)
+    "gpt.forward.not_normalised": "the vectors your lm_head reads are not normalised (undoing ln_f's weight and bias "
+                                  "leaves means up to {mean:.3g}, not 0): apply the final LayerNorm ln_f after the last "
+                                  "block",
+    "gpt.forward.loss": "your logits are right, but the loss is {loss:.5g}, not {want:.5g}: the error is in the loss alone "
+                        "(targets arrive shifted; positions with target -100 are left out of the mean)",
+    # generation (lesson 08)
+    "generation.step.choices": "your step {choices}",
+    "generation.step.cat_dim": "appends the new keys and values along the heads' axis (dim=1), not time (dim=2)",
+    "generation.step.offset": "gives the new tokens positions 0, 1, … again, not T_past, T_past + 1, …",
+    "generation.step.causal_offset": "aligns the causal mask to the top-left (is_causal=True), so a new token does not see "
+                                     "all the past",
+    "generation.step.attend_past": "attends over the new tokens only, not over the cached keys and values",
+    "generation.step.cache_shape": "the cached keys of layer {layer} have shape {got}; they should be (B, n_head, T_past + "
+                                   "T_new, head_size) = {want}",
+    # inspection (lesson 09)
+    "inspection.score.shape": "there is one score per (T, T) map, so the output should have shape {want} (the leading "
+                              "axes kept); yours has shape {got}",
+    "inspection.previous_token.range": "a score is an average of attention weights, each between 0 and 1, so it lies in "
+                                       "[0, 1]; yours reach {high:.3g}",
+    "inspection.previous_token.perfect": "a perfect previous-token head must score exactly 1; yours gives it {score:.3g}",
+    "inspection.induction.range": "a score is an average of attention weights, each between 0 and 1, so it lies in [0, 1]; "
+                                  "yours range over {low:.3g} … {high:.3g}",
+    "inspection.induction.perfect": "a perfect induction head (query i looks only at key i - period + 1) must score "
+                                    "exactly 1; yours gives it {score:.3g}",
+    # finetuning (lesson 10)
+    "finetuning.pool.position": "row {row} of the pooled states is the hidden state at position {position}; its last "
+                                "real token is at position {last} (mask[{row}].sum() - 1 = {count} - 1)",
+    "finetuning.pool.combined": "row {row} of the pooled states is not the hidden state of any one position: you combined "
+                                "several (an average?); take the single state at the last real token, position {last}",
+    "finetuning.targets.count": "row {row} of the targets has {count} positions the loss is on (not -100){start}; the "
+                                "reference has {want}, starting at target {want_start}: the loss belongs on the "
+                                "response's tokens only, never on the prompt or the padding",
+    "finetuning.targets.start": ", starting at target {start}",
+    "finetuning.lora.start": "at the start your layer's output differs from the base layer's, so fine-tuning would not "
+                             "start from the pretrained model{also}",
+    "finetuning.lora.also_trainable": ", and the trainable parameters are not only A and B",
+    "finetuning.lora.trainable": "the trainable parameters should be {want}; yours are {got}",
+    "finetuning.lora.scale": "with the case's A and B your low-rank path is scaled by {scale:.4g}; it should be alpha / r "
+                             "= {alpha:g} / {r} = {want:.4g}",
+    # seq2seq (lesson 11)
+    "seq2seq.padding.leaked": "the attention weights on padded keys (key_padding_mask False) should be 0; {count} of "
+                              "yours are not: the padding is looked at",
+    "seq2seq.cross.shape": "the output should have one row per target position, shape {want}; yours has shape {got}{why}",
+    "seq2seq.cross.from_context": ": one row per source position, so your queries come from context",
+    "seq2seq.cross.reads": "your target position i reads {reads}; cross-attention reads every real source word, and "
+                           "nothing else",
+    "seq2seq.cross.reads.everything": "every source position, padding included",
+    "seq2seq.cross.reads.padding": "only the padded positions",
+    "seq2seq.cross.reads.causal": "only the real source words up to position i (a causal mask)",
+    "seq2seq.cross.reads.causal_with_padding": "only the source positions up to i, padding included (a causal mask, no "
+                                               "padding mask)",
+    "seq2seq.cross.reads.causal_padding": "only the padded positions up to i (a causal mask, the padding mask inverted)",
+    # serving (lesson 12)
+    "serving.stop_inside": "the text of choice {index} still contains the stop string {stop!r}: nothing from it on "
+                           "reaches the client",
+    "serving.finish_reason": "choice {index} has finish_reason {got!r}; it should be {want!r} ('stop' when a stop string "
+                             "ended it, 'length' when max_tokens did)",
+    "serving.prompt_tokens": "usage.prompt_tokens is {got}; the prompt has {want} tokens, read once for all {samples} "
+                             "samples",
+    "serving.total_tokens": "usage.total_tokens is {total}, but your prompt_tokens + completion_tokens is {added}: the "
+                            "total must be their sum",
+    # chat (lesson 12)
+    "chat.end_of_turn": "your prompt text has {count} {token} tokens; the reference has {want}, one after each earlier "
+                        "assistant answer",
+    "chat.header": "your prompt text should end with the assistant's header {header!r}; it ends {end!r}",
+    "chat.blank_lines": "your prompt text has {count} blank lines ('\\n\\n'); the reference has {want}, one after each "
+                        "message",
+    # vision (lesson 13)
+    "vision.patchify.swapped": "your output is (B, C·P·P, N) = {got}: the patch axis and the feature axis are swapped, a "
+                               "transformer reads (B, N, C·P·P) = {want}",
+    "vision.patchify.not_square": "your patch {patch} is not one P×P square of the image: its pixels come from elsewhere "
+                                  "(strips of whole rows, or overlapping windows?)",
+    "vision.patchify.order": "your patch {patch} holds the pixels of patch {source}: number the patches row by row, like "
+                             "reading",
+    "vision.patchify.inside": "the pixels inside patch {patch} are in another order than (C, P, P): channel 0's P×P "
+                              "pixels first, row by row",
+    "vision.class_token.reads": "your head reads {position} of {where}; it must read position 0 of the encoder's output, "
+                                "with the class token put in front of the patches",
+    "vision.class_token.class_token": "the class token",
+    "vision.class_token.position": "position {position}",
+    "vision.class_token.encoder": "the encoder's output",
+    "vision.class_token.before_encoder": "the sequence before the encoder",
+    "vision.class_token.added": "the encoder's output when the class token is added to the patches, not put in front",
+    "vision.class_token.appended": "the encoder's output when the class token is put at the end",
+    "vision.class_token.average": "your head's input is not any one token's vector (an average over tokens?): read the "
+                                  "class token's output, encoder(z)[:, 0]",
+    # positions (lesson 02)
+    "positions.sinusoidal.first_row": "row 0 (position 0) should read 0, 1, 0, 1, …: sin(0) = 0 in the even columns and "
+                                      "cos(0) = 1 in the odd ones; yours starts {shown}",
+    "positions.sinusoidal.range": "your values reach {largest:.3g}; each entry is one sin or one cos, so it lies in [-1, 1]",
+    "positions.embedding.rows": "each token's vector is {how} a row of wpe{where}: x = wte[idx] + wpe[t] at position t",
+    "positions.embedding.added": "added to",
+    "positions.embedding.multiplied": "multiplied by",
+    "positions.embedding.wrong_row": "; position {position} reads wpe row {rows}, where it should read row {position}",
+    "positions.embedding.wrong_rows": "; position {position} reads wpe rows {rows}, where it should read row {position}",
+    # tokens (lesson 01)
+    "tokens.bytes.count": "your answer is {kind} of {count} values{bom}{of}; the UTF-8 bytes of this text are {want} (1 "
+                          "per ASCII character, 2 per accented letter, 3 per Chinese character, 4 per emoji)",
+    "tokens.bytes.kind_bytes": "a bytes object",
+    "tokens.bytes.kind_list": "a list",
+    "tokens.bytes.bom": ", starting with 255, 254 (UTF-16's byte-order mark)",
+    "tokens.bytes.not_list": ", not a list of ints",
+    "tokens.text.count": "your text has {count} characters; the UTF-8 text of these bytes has {want}{why}",
+    "tokens.text.lost": ", including '\ufffd' where the bytes are not valid UTF-8: nothing may vanish silently",
+    "tokens.text.apart": ": a character is 1 to 4 bytes, decoded together",
+    "tokens.pairs.keys": "the keys of your counts should be pairs of neighbouring ids, tuples (ids[i], ids[i + 1])",
+    "tokens.pairs.total": "your counts add up to {total}; a list of {count} ids has {pairs} neighbouring pairs "
+                          "(overlapping ones included, none wrapping around), so they should add up to that",
+    "tokens.pairs.total_one": "your counts add up to {total}; a list of {count} ids has {pairs} neighbouring pair "
+                              "(overlapping ones included, none wrapping around), so they should add up to that",
+    "tokens.merge.replaced": "you replaced {mine} occurrences of {pair}; scanning left to right without overlaps there are "
+                             "{want}",
+    "tokens.merge.length": "your list has {count} ids; replacing {replaced} pairs of {total} ids leaves {want}: every "
+                           "other id must stay, the last one included",
+    "tokens.bpe.ids": "your merges create the ids [{shown}]; the {count} merges possible here must create the new ids 256 "
+                      "to {last}, one per merge (0-255 are the bytes)",
+    "tokens.bpe.ids_one": "your merges create the ids [{shown}]; the {count} merge possible here must create the new id "
+                          "256 (0-255 are the bytes)",
+    "tokens.encode.left": "your result still holds the neighbours {pair}, which have a merge (to {id}): keep merging until "
+                          "no adjacent pair has one",
+    "tokens.encode.order": "no pair with a merge is left in your result, yet it differs: the merges were applied in "
+                           "another order than the one they were learned in",
+    # training (lesson 07)
+    "training.batch.dtype": "x and y should be int64 (long) tensors; yours are {x} and {y}",
+    "training.batch.same": "your y is x itself, where y[:, t] must be the token after x[:, t]",
+    "training.batch.before": "your y[:, t + 1] is x[:, t], so y holds the token before each position, not the one after",
+    "training.loss.formula": "your loss scores logits[:, t] against {aligned} and takes {reduced}; the loss is the mean "
+                             "over all B·(T-1) predicted tokens of logits[:, t] against the next token idx[:, t + 1]",
+    "training.loss.aligned.next": "the next token idx[:, t + 1]",
+    "training.loss.aligned.same": "the same token idx[:, t] (not shifted)",
+    "training.loss.aligned.before": "the token before, idx[:, t - 1] (shifted backwards)",
+    "training.loss.reduced.mean": "the mean over all predicted tokens",
+    "training.loss.reduced.per_row": "a sum over the positions, averaged over the batch",
+    "training.loss.reduced.sum": "a sum over everything",
+    "training.step.moves": "your step {moves}: the order is clear, backward, clip, step",
+    "training.step.no_zero_grad": "does not clear the old gradients first",
+    "training.step.step_first": "updates the weights before loss.backward()",
+    "training.step.no_clip": "does not clip the gradients",
+    "training.step.clip_after": "clips the gradients after the update",
+    "training.loop.parts": "your loop {parts}: one optimizer with lr and one seeded generator, made before the loop, and "
+                           "grad_clip passed on",
+    "training.loop.optimizer": "makes a new optimizer every step",
+    "training.loop.generator": "reseeds the generator every step (the same batch each time)",
+    "training.loop.lr": "does not pass lr to the optimizer",
+    "training.loop.clip": "does not pass grad_clip on to train_step",
+    # modern (lesson 14)
+    "modern.rms.centred": " and centred (mean 0): RMSNorm does not subtract the mean",
+    "modern.rms.unscaled": "your output vectors are normalised, but not scaled by self.weight{centred}",
+    "modern.rms.ratio": "after undoing the weight, each vector's root mean square over its features should be {rms:.3g} "
+                        "or less; yours is {ratio} times that: divide by the root of the mean of x² over the features, "
+                        "with eps inside the root",
+    "modern.rms.ratio_range": "{low} to {high}",
+    "modern.rope.length": "your rotation changes the length of the pairs (x[i], x[i + hs/2]): it rotates other pairs than "
+                          "the first half against the second (interleaved ones?), or it is not a rotation",
+    "modern.rope.turn": "pair {pair} at position {position} turns by {turn:.4g} rad; it should turn by m · base^(-2i/hs) = "
+                        "{want:.4g} rad (position 0 not at all)",
+    "modern.swiglu.formula": "your module computes {formula}; SwiGLU is down_proj(silu(gate_proj(x)) * up_proj(x)): the "
+                             "SiLU on the gate alone, times the linear up path",
+    "modern.swiglu.no_activation": "no activation",
+    "modern.gqa.leak": "at position 0, which may attend to itself only, query head {head}'s output is not a kv head's "
+                       "value: later positions leak into earlier ones, so the future is not masked",
+    "modern.gqa.group": "query head {head} reads kv head {reads}; with {groups} query heads per kv head it should read kv "
+                        "head {want} (h // groups)",
+    # hint(): a wrong argument
+    "hint.not_a_string": "name an exercise with a string, e.g. hint('softmax'); got {name!r}",
+    "hint.out_of_range": "{exercise} has hints 1 to {total}; you asked for {number}",
+}
+# --- end of the checks' diagnostics ----------------------------------------------------------------------------
 
 # --- the surfaces outside the notebooks: `gptlab env`, the CLI, the grader's pages, the handout -----------------
 MESSAGES |= {
@@ -265,6 +521,18 @@ def text(key: str, english: str | None = None, lang: str | None = None) -> str:
 def say(key: str, lang: str | None = None, **fields) -> str:
     """The message `key`, filled in: say("check.passed", exercise="softmax", cases=8)."""
     return text(key, lang=lang).format(**fields)
+
+
+def noun(name: str, lang: str | None = None) -> str:
+    """A name the checks put into their sentences ("the attention weights", a CheckSpec's `output`), in the learner's
+    language: the "noun.*" message whose English it is. A name without one (already translated, say) stays as it is."""
+    if not _nouns:
+        _nouns.update({english: key for key, english in MESSAGES.items() if key.startswith("noun.")})
+    key = _nouns.get(name)
+    return text(key, lang=lang) if key is not None else name
+
+
+_nouns: dict[str, str] = {}  # "the output" -> "noun.output", filled on first use
 
 
 def wrap(message: str, width: int = WIDTH) -> str:

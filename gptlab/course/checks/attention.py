@@ -11,6 +11,7 @@ from torch import nn
 from gptlab.nn import attention
 from gptlab.course.checks.core import Case, CheckSpec, Mistake, future_hidden, module_invoker, reference_module, sums_to_one
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 
 # --- causal_mask(T) ------------------------------------------------------------------------------
 
@@ -342,15 +343,13 @@ def _head_sees_the_future(case, expected, actual):
         return None
     if torch.allclose(actual[0, :prefix], actual[1, :prefix], atol=1e-5):
         return None
-    return (f"the two sequences share their first {prefix} tokens, yet your outputs there differ: a position's output "
-            "changed when only LATER tokens changed, so the head sees the future (the causal mask is missing)")
+    return say("attention.head.sees_future", prefix=prefix)
 
 
 def _head_width(case, expected, actual):
     d_model, head_size = case.init["d_model"], case.init["head_size"]
     if actual.shape[:-1] == expected.shape[:-1] and actual.shape[-1] == d_model != head_size:
-        return (f"your output has {d_model} features per position (d_model), not head_size = {head_size}: the "
-                "weights must average the values, self.value(x), not x")
+        return say("attention.head.width", d_model=d_model, head_size=head_size)
     return None
 
 
@@ -546,12 +545,12 @@ def _mask_property(case, expected, actual):
     a = actual != 0
     if a.shape != expected.shape:
         return None
-    dtype = "" if actual.dtype == torch.bool else f" (and return dtype=torch.bool, not {actual.dtype})"
+    dtype = "" if actual.dtype == torch.bool else say("attention.mask.dtype", dtype=actual.dtype)
     T = a.shape[-1]
     if a[torch.ones(T, T, dtype=torch.bool).triu(1)].any():
-        return "your mask is True above the diagonal, so a position may attend to the tokens after it" + dtype
+        return say("attention.mask.future", dtype=dtype)
     if not a.diagonal().all():
-        return "the diagonal of your mask is False: a token must be allowed to attend to itself" + dtype
+        return say("attention.mask.diagonal", dtype=dtype)
     return None
 
 
@@ -586,11 +585,8 @@ def _first_position_sees_the_future(case, expected, actual):
     C = actual.shape[-1]
     value = module.c_attn(case.args[0])[..., 2 * C:]  # (B, T, C): every head's v, side by side
     if torch.allclose(actual[:, 0], value[:, 0], atol=1e-4, rtol=1e-3):
-        return ("the output at position 0 is the first token's own value vector, unprojected: the heads' output must go "
-                "through c_proj")
-    return ("the output at position 0 differs, though the first token may attend to itself only (its output is c_proj "
-            "of its own value, whatever the scale or the order of q and k): later tokens leak into earlier ones, so the "
-            "future is not masked (is_causal=True), unless its value reaches c_proj another way (the split into heads)")
+        return say("attention.self_attention.unprojected")
+    return say("attention.self_attention.first_position")
 
 
 class _NoMaskNoScale(_Reference):

@@ -11,6 +11,7 @@ from torch import nn
 from gptlab.nn import layers
 from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker, reference_module
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 
 # --- LayerNorm(d, eps=1e-5) ----------------------------------------------------------------------
 
@@ -277,16 +278,14 @@ def _layer_norm_statistics(case, expected, actual):
     x = case.args[0]
     if torch.allclose(actual.double(), ((x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True, unbiased=False)).double(),
                       atol=1e-2):
-        return "your output is normalised but not scaled by self.weight and shifted by self.bias"
+        return say("blocks.layer_norm.unscaled")
     mine, want = _normalised_stats((actual - ln.bias) / ln.weight), _normalised_stats((expected - ln.bias) / ln.weight)
     if (mine[0] - want[0]).abs().max() > 1e-3:
-        return (f"after undoing weight and bias, each vector should have mean 0 over its features (the last axis); yours "
-                f"have means up to {float(mine[0].abs().max()):.3g}: the mean is not subtracted, or not over dim=-1")
+        return say("blocks.layer_norm.mean", mean=float(mine[0].abs().max()))
     if not torch.allclose(mine[1], want[1], rtol=1e-3, atol=1e-6):
         ratio = mine[1] / want[1]
-        return (f"after undoing weight and bias, each vector's variance over its features should be "
-                f"{float(want[1].max()):.3g} or less; yours is {float(ratio.min()):.3g} to {float(ratio.max()):.3g} "
-                "times that: check how the variance is computed (divide by d) and where eps goes")
+        return say("blocks.layer_norm.variance", variance=float(want[1].max()), low=float(ratio.min()),
+                   high=float(ratio.max()))
     return None
 
 
@@ -307,8 +306,7 @@ check_layer_norm.spec.combined += [_NoCenteringEpsOutside, _WrongAxisUnbiased]
 
 def _mlp_never_negative(case, expected, actual):
     if actual.shape == expected.shape and (expected < 0).any() and not (actual < 0).any():
-        return ("none of your output values is negative, though the reference's are: the MLP's update to the residual "
-                "stream must be able to point any way (a ReLU on the output of c_proj?)")
+        return say("blocks.mlp.never_negative")
     return None
 
 
@@ -335,9 +333,7 @@ def _block_output_normalised(case, expected, actual):
         ln = getattr(block, name)
         mean, var = _normalised_stats((actual - ln.bias) / ln.weight)
         if mean.abs().max() < 1e-3 and (var - 1).abs().max() < 1e-2:
-            return (f"your block's output is the output of {name} (each vector normalised, then {name}'s weight and "
-                    "bias): in a pre-norm block the residual stream is never normalised, only the copies that the "
-                    "sublayers read, x + attn(ln_1(x))")
+            return say("blocks.block.normalised", name=name)
     return None
 
 

@@ -9,6 +9,7 @@ import random
 
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 from gptlab.topics.chat import END_OF_TURN, HEADERS, render_chat
 
 WORDS = "thou art more lovely and temperate rough winds do shake the darling buds of may".split()
@@ -107,13 +108,12 @@ def _chat_structure(case, expected, actual):
     if not isinstance(actual, str):
         return None
     if actual.count(END_OF_TURN) != expected.count(END_OF_TURN):
-        return (f"your prompt text has {actual.count(END_OF_TURN)} {END_OF_TURN} tokens; the reference has "
-                f"{expected.count(END_OF_TURN)}, one after each earlier assistant answer")
+        return say("chat.end_of_turn", count=actual.count(END_OF_TURN), token=END_OF_TURN,
+                   want=expected.count(END_OF_TURN))
     if not actual.endswith(HEADERS["assistant"]):
-        return f"your prompt text should end with the assistant's header {HEADERS['assistant']!r}; it ends {actual[-20:]!r}"
+        return say("chat.header", header=HEADERS["assistant"], end=actual[-20:])
     if actual.count("\n\n") != expected.count("\n\n"):
-        return (f"your prompt text has {actual.count(chr(10) * 2)} blank lines ('\\n\\n'); the reference has "
-                f"{expected.count(chr(10) * 2)}, one after each message")
+        return say("chat.blank_lines", count=actual.count("\n\n"), want=expected.count("\n\n"))
     return None
 
 

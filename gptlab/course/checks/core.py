@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import torch
 
+from gptlab.course.messages import noun, say, text
+
 PUBLIC_SEED = 0  # the cases a learner sees; a grader may draw fresh ones with other seeds
 
 # Cases and calls are made reproducible by seeding torch's one process-wide generator. A grader judges
@@ -171,7 +173,8 @@ class CheckSpec:
     output: str | tuple[str, ...] = "the output"  # how the lesson names what the function returns (each item of a tuple)
     # When no catalog entry matches: functions (case, expected, actual) -> a sentence about a property the answer
     # breaks (weights that do not sum to 1, a future that is not masked), or None. Generic ones (a constant factor,
-    # a transpose) are tried after these for every tensor output.
+    # a transpose) are tried after these for every tensor output. The sentence is say("<topic>.<...>", **numbers):
+    # its English in gptlab.course.messages.MESSAGES, its translations in gptlab/course/locales/.
     properties: list[Callable[[Case, Any, Any], str | None]] = field(default_factory=list)
     # Wrong answers that combine two catalog mistakes, so that no single hint matches: tests/test_checks.py proves
     # that a property (above, or a generic one) still names what is wrong in each.
@@ -246,66 +249,74 @@ def describe_difference(expected: Any, actual: Any, atol: float = 1e-5, rtol: fl
                         where: str | tuple[str, ...] = "the output") -> str | None:
     """None if equal within tolerance, else one precise sentence about the first difference. `where` names the
     output as the lesson does; a tuple names the items of a tuple output ("the output", "the attention weights")."""
-    names = where if isinstance(where, tuple) else None
-    where = "the output" if names is not None else where
+    names = tuple(map(noun, where)) if isinstance(where, tuple) else None
+    return _difference(expected, actual, atol, rtol, noun("the output") if names is not None else noun(where), names)
+
+
+def _difference(expected: Any, actual: Any, atol: float, rtol: float, where: str,
+                names: tuple[str, ...] | None = None) -> str | None:
+    """describe_difference, with `where` (and the names of a tuple's items) already in the learner's language."""
     if isinstance(expected, torch.Tensor):
         return _describe_tensor_difference(expected, actual, atol, rtol, where)
     if isinstance(expected, torch.nn.Module):  # e.g. a model passed in: compare its weights, not its identity
         if not isinstance(actual, torch.nn.Module):
-            return f"{where} should be a module; got {_type_name(actual)}"
-        return describe_difference(expected.state_dict(), actual.state_dict(), atol, rtol, f"the weights of {where}")
+            return say("diff.module", where=where, got=_type_name(actual))
+        return _difference(expected.state_dict(), actual.state_dict(), atol, rtol, say("diff.weights", where=where))
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)):
-            return f"{where} should be a {type(expected).__name__} of {len(expected)} items; got {_type_name(actual)}"
+            return say("diff.sequence", where=where, kind=type(expected).__name__, count=len(expected),
+                       got=_type_name(actual))
         if len(actual) != len(expected):
-            return f"{where} should have {len(expected)} items; yours has {len(actual)}"
+            return say("diff.length", where=where, expected=len(expected), got=len(actual))
         for i, (e, a) in enumerate(zip(expected, actual)):
-            label = names[i] if names is not None and i < len(names) else f"item {i} of {where}"
-            problem = describe_difference(e, a, atol, rtol, label)
+            label = names[i] if names is not None and i < len(names) else say("diff.item", index=i, where=where)
+            problem = _difference(e, a, atol, rtol, label)
             if problem:
                 return problem
         return None
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return f"{where} should be a dict; got {_type_name(actual)}"
+            return say("diff.dict", where=where, got=_type_name(actual))
         if set(expected) != set(actual):
             missing, extra = set(expected) - set(actual), set(actual) - set(expected)
-            return f"{where} has the wrong keys: missing {sorted(missing, key=repr)[:5]}, unexpected {sorted(extra, key=repr)[:5]}"
+            return say("diff.keys", where=where, missing=sorted(missing, key=repr)[:5], extra=sorted(extra, key=repr)[:5])
         for key in expected:
-            problem = describe_difference(expected[key], actual[key], atol, rtol, f"{where}[{key!r}]")
+            problem = _difference(expected[key], actual[key], atol, rtol, f"{where}[{key!r}]")
             if problem:
                 return problem
         return None
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
-        return None if actual == expected and type(actual) is type(expected) else f"{where} should be {expected!r}; got {actual!r}"
+        return None if actual == expected and type(actual) is type(expected) else \
+            say("diff.value", where=where, expected=expected, got=actual)
     if isinstance(expected, (int, float)):
         if isinstance(actual, torch.Tensor) and actual.numel() == 1:
             actual = actual.item()
         if not isinstance(actual, (int, float)) or isinstance(actual, bool):
-            return f"{where} should be a number ({expected!r}); got {_type_name(actual)}"
+            return say("diff.number_type", where=where, expected=expected, got=_type_name(actual))
         if isinstance(expected, int) and not isinstance(expected, bool) and isinstance(actual, int):
-            return None if actual == expected else f"{where} should be {expected}; got {actual} (off by {actual - expected:+d})"
+            return None if actual == expected else \
+                say("diff.int", where=where, expected=expected, got=actual, diff=actual - expected)
         if math.isnan(expected) and math.isnan(actual):
             return None
         if math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol):
             return None
-        return f"{where} should be {expected:.6g}; got {actual:.6g}"
-    return None if actual == expected else f"{where} should be {expected!r}; got {actual!r}"
+        return say("diff.float", where=where, expected=expected, got=actual)
+    return None if actual == expected else say("diff.value", where=where, expected=expected, got=actual)
 
 
 def _type_name(value: Any) -> str:
     if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
-    return f"{type(value).__name__} {value!r}"[:120] if value is not None else "None (did you forget to return?)"
+        return say("diff.tensor_of_shape", shape=tuple(value.shape))
+    return f"{type(value).__name__} {value!r}"[:120] if value is not None else say("diff.none")
 
 
 def _describe_tensor_difference(expected: torch.Tensor, actual: Any, atol: float, rtol: float, where: str) -> str | None:
     if not isinstance(actual, torch.Tensor):
-        return f"{where} should be a torch.Tensor of shape {tuple(expected.shape)}; got {_type_name(actual)}"
+        return say("diff.not_tensor", where=where, shape=tuple(expected.shape), got=_type_name(actual))
     if actual.shape != expected.shape:
-        return f"{where} should have shape {tuple(expected.shape)}; yours has shape {tuple(actual.shape)}"
+        return say("diff.shape", where=where, expected=tuple(expected.shape), got=tuple(actual.shape))
     if actual.dtype != expected.dtype:
-        return f"{where} should have dtype {expected.dtype}; yours has dtype {actual.dtype}"
+        return say("diff.dtype", where=where, expected=expected.dtype, got=actual.dtype)
     if expected.dtype == torch.bool or not expected.is_floating_point():
         wrong = actual.cpu() != expected.cpu()
     else:
@@ -317,12 +328,12 @@ def _describe_tensor_difference(expected: torch.Tensor, actual: Any, atol: float
     count, total = int(wrong.sum()), wrong.numel()
     index = tuple(int(i) for i in wrong.nonzero()[0])
     e_val, a_val = expected[index].item(), actual[index].item()
-    sentence = f"{count} of {total} values of {where} differ; the first at index {index}: expected {e_val:.6g}, got {a_val:.6g}"
+    sentence = say("diff.values", count=count, total=total, where=where, index=index, expected=e_val, got=a_val)
     if expected.is_floating_point():
         if torch.isnan(actual).any() and not torch.isnan(expected).any():
-            sentence += f" — yours contains NaN ({int(torch.isnan(actual).sum())} values): an overflow or a 0/0?"
+            sentence += say("diff.nan", count=int(torch.isnan(actual).sum()))
         elif torch.isfinite(a).all():
-            sentence += f" (largest difference {float((a - e).abs().max()):.3g})"
+            sentence += say("diff.largest", largest=float((a - e).abs().max()))
     return sentence
 
 
@@ -342,8 +353,6 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
     In order: every case matches (passed); a catalog mistake gives the same outputs (its hint); the answer
     edits its input; a property it breaks (diagnose); else the first difference, said precisely.
     """
-    from gptlab.course.messages import say, text
-
     cases = spec.make_cases(seed)
     name = spec.exercise
     if len(outcomes) != len(cases):
@@ -355,7 +364,7 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
     matches = [outcomes_match(e, a, spec.atol, spec.rtol) for e, a in zip(expected, outcomes)]
     mutated = next((c for c, o in zip(cases, outcomes) if o.mutated_input), None)
     if all(matches) and mutated is None:
-        return Result(name, "passed", f"{name}: all {len(cases)} cases match", num_cases=len(cases))
+        return Result(name, "passed", f"{name}: " + say("check.all_match", cases=len(cases)), num_cases=len(cases))
 
     for mistake in spec.mistakes:
         theirs = [_run_one(spec, mistake.impl, case) for case in cases]
@@ -375,7 +384,7 @@ def judge(spec: CheckSpec, outcomes: list[Outcome], seed: int = PUBLIC_SEED) -> 
     for found in diagnose(spec, cases, expected, outcomes):
         return Result(name, "failed", f"{name}: " + say("check.on_case", case=found[0], detail=found[1]),
                       mistake="property", num_cases=len(cases))
-    detail = describe_difference(want.value, got.value, spec.atol, spec.rtol, spec.output) or "differs from the reference"
+    detail = describe_difference(want.value, got.value, spec.atol, spec.rtol, spec.output) or say("check.differs")
     return Result(name, "failed", f"{name}: " + say("check.on_case", case=case.name, detail=detail), num_cases=len(cases))
 
 
@@ -399,8 +408,6 @@ def _similar_messages(a: str, b: str) -> bool:
 
 def _raised(spec: CheckSpec, got: Outcome) -> str:
     """The learner's exception, and what to look at: the shapes hint for shape errors, the first hint otherwise."""
-    from gptlab.course.messages import say, text
-
     if got.error_type == "Untrainable":
         return say("check.untrainable", names=got.error_message)
     error = f"{got.error_type}: {got.error_message}" if got.error_message else got.error_type
@@ -459,8 +466,7 @@ def constant_factor(case: Case, expected, actual) -> str | None:
         return None  # a constant (all ones, say) cannot tell a factor from an offset
     c = float((a * e).sum() / (e * e).sum())
     if abs(c - 1) > 1e-3 and torch.allclose(a, c * e, rtol=1e-4, atol=1e-6 * float(e.abs().max())):
-        return (f"your values are the right ones times {c:.4g} everywhere: a constant factor, such as a scale that is "
-                "missing, extra, or the wrong one")
+        return say("prop.constant_factor", factor=c)
     return None
 
 
@@ -472,8 +478,7 @@ def count_off_by(case: Case, expected, actual) -> str | None:
     C = getattr(config, "n_embd", None)
     diff = actual - expected
     if C and diff % C == 0:
-        return (f"your count is {diff:+,} off, which is {diff // C:+,}·C (C = n_embd = {C}): whole vectors of size C are "
-                "missing or extra (a LayerNorm, a bias, rows of an embedding table?)")
+        return say("prop.count_off_by", diff=diff, vectors=diff // C, C=C)
     return None
 
 
@@ -484,7 +489,7 @@ def transposed(case: Case, expected, actual) -> str | None:
         return None
     e, a = pair
     if torch.allclose(a.double(), e.double().transpose(-2, -1), rtol=1e-4, atol=1e-5):
-        return "your result is the right one transposed (its last two axes swapped): check which axis is which"
+        return say("prop.transposed")
     return None
 
 
@@ -506,10 +511,10 @@ def sums_to_one(name: str = "the output", item: int | None = None) -> Callable:
             return None
         other = next((d for d in range(a.dim() - 1) if a.shape[d] > 1
                       and torch.allclose(a.sum(d), torch.ones_like(a.sum(d)), atol=1e-4)), None)
-        where = f"; they sum to 1 along dim={other} instead: a softmax over the wrong axis?" if other is not None else ""
-        low, high = float(totals.min()), float(totals.max())
-        span = f"{low:.3g}" if f"{low:.3g}" == f"{high:.3g}" else f"values from {low:.3g} to {high:.3g}"
-        return f"{name} should sum to 1 along the last axis; yours sum to {span}{where}"
+        where = say("prop.sums_to_one.other_axis", dim=other) if other is not None else ""
+        low, high = f"{float(totals.min()):.3g}", f"{float(totals.max()):.3g}"
+        span = low if low == high else say("prop.sums_to_one.range", low=low, high=high)
+        return say("prop.sums_to_one", name=noun(name), span=span, where=where)
     return check
 
 
@@ -525,11 +530,10 @@ def future_hidden(name: str = "the attention weights", item: int | None = None) 
         if e_future.abs().max() > 0:
             return None  # this case is not causal
         if a_future.abs().max() > 1e-6:
-            return (f"{name} above the diagonal should be 0 (a position must not see the tokens after it); "
-                    f"{int((a_future.abs() > 1e-6).sum())} of yours are not: the future is not masked")
+            return say("prop.future_visible", name=noun(name), count=int((a_future.abs() > 1e-6).sum()))
         below = ~torch.ones(T, T, dtype=torch.bool).triu()
         if (e[..., below].abs() > 1e-6).any() and not (a[..., below].abs() > 1e-6).any():
-            return f"{name} below the diagonal are all 0: your mask hides the past as well"
+            return say("prop.past_hidden", name=noun(name))
         return None
     return check
 
@@ -539,8 +543,7 @@ def overflows(name: str = "the output", item: int | None = None) -> Callable:
     def check(case, expected, actual):
         e, a = _pick(expected, item), _pick(actual, item)
         if torch.isfinite(e).all() and not torch.isfinite(a).all():
-            return (f"{name} contains {int((~torch.isfinite(a)).sum())} NaN or inf values where the reference has none: "
-                    "an exp that overflowed (subtract the maximum first?) or a division 0/0")
+            return say("prop.overflows", name=noun(name), count=int((~torch.isfinite(a)).sum()))
         return None
     return check
 
@@ -553,9 +556,8 @@ def keeps_as_many(name: str = "the probabilities", item: int | None = None) -> C
         if a.shape != e.shape or torch.equal(kept_e, kept_a):
             return None
         index = tuple(int(i) for i in (kept_e != kept_a).nonzero()[0])
-        row = f" (row {index})" if index else ""
-        return (f"{name} keep {int(kept_a[index])} tokens{row}; the reference keeps {int(kept_e[index])}: check which "
-                "tokens your filter keeps before looking at the values")
+        row = say("prop.keeps_as_many.row", row=index) if index else ""
+        return say("prop.keeps_as_many", name=noun(name), kept=int(kept_a[index]), row=row, want=int(kept_e[index]))
     return check
 
 

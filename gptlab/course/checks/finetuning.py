@@ -13,6 +13,7 @@ from torch import nn
 
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 from gptlab.topics.finetune import IGNORE_INDEX, instruction_batch, pool_last_token
 from gptlab.nn.lora import LoRALinear
 
@@ -405,10 +406,9 @@ def _pooled_position(case, expected, actual):
             continue
         same = [t for t in range(hidden.shape[1]) if torch.allclose(actual[b], hidden[b, t])]
         if same:
-            return (f"row {b} of the pooled states is the hidden state at position {same[0]}; its last real token is "
-                    f"at position {int(last[b])} (mask[{b}].sum() - 1 = {int(mask[b].long().sum())} - 1)")
-        return (f"row {b} of the pooled states is not the hidden state of any one position: you combined several "
-                f"(an average?); take the single state at the last real token, position {int(last[b])}")
+            return say("finetuning.pool.position", row=b, position=same[0], last=int(last[b]),
+                       count=int(mask[b].long().sum()))
+        return say("finetuning.pool.combined", row=b, last=int(last[b]))
     return None
 
 
@@ -435,10 +435,9 @@ def _response_targets(case, expected, actual):
         n_want, n_got = int((want[b] != IGNORE_INDEX).sum()), int((got[b] != IGNORE_INDEX).sum())
         if n_want != n_got:
             first = (got[b] != IGNORE_INDEX).nonzero()
-            start = f", starting at target {int(first[0])}" if len(first) else ""
-            return (f"row {b} of the targets has {n_got} positions the loss is on (not -100){start}; the reference has "
-                    f"{n_want}, starting at target {int((want[b] != IGNORE_INDEX).nonzero()[0])}: the loss belongs on "
-                    "the response's tokens only, never on the prompt or the padding")
+            start = say("finetuning.targets.start", start=int(first[0])) if len(first) else ""
+            return say("finetuning.targets.count", row=b, count=n_got, start=start, want=n_want,
+                       want_start=int((want[b] != IGNORE_INDEX).nonzero()[0]))
     return None
 
 
@@ -454,11 +453,10 @@ def _lora_parts(case, expected, actual):
     output with the case's A and B, read as base(x) + c · x Aᵀ Bᵀ to find the scale c."""
     starts, learns, output, names = actual
     if not starts and expected[0]:
-        return ("at the start your layer's output differs from the base layer's, so fine-tuning would not start from "
-                "the pretrained model" + (", and the trainable parameters are not only A and B" if names != expected[3]
-                                          else ""))
+        return say("finetuning.lora.start",
+                   also=say("finetuning.lora.also_trainable") if names != expected[3] else "")
     if names != expected[3]:
-        return f"the trainable parameters should be {list(expected[3])}; yours are {list(names)}"
+        return say("finetuning.lora.trainable", want=list(expected[3]), got=list(names))
     spec, x = case.init, case.args[0]
     torch.manual_seed(len(case.name))  # the base layer exactly as lora_invoker builds it
     base = nn.Linear(spec["in_features"], spec["out_features"], bias=spec["bias"]).requires_grad_(False)
@@ -466,8 +464,7 @@ def _lora_parts(case, expected, actual):
     rest = (output - base(x)).double().flatten()
     c = float(rest @ low / (low @ low))
     if torch.allclose(rest, c * low, rtol=1e-4, atol=1e-5) and abs(c - spec["alpha"] / spec["r"]) > 1e-6:
-        return (f"with the case's A and B your low-rank path is scaled by {c:.4g}; it should be alpha / r = "
-                f"{spec['alpha']:g} / {spec['r']} = {spec['alpha'] / spec['r']:.4g}")
+        return say("finetuning.lora.scale", scale=c, alpha=spec["alpha"], r=spec["r"], want=spec["alpha"] / spec["r"])
     return None
 
 

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from gptlab import generation as generate
 from gptlab.course.checks.core import Case, CheckSpec, Mistake, describe_difference, keeps_as_many, overflows, sums_to_one
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 from gptlab.nn.kv_cache import cached_step
 
 # --- temperature_softmax(logits, temperature) ----------------------------------------------------
@@ -396,10 +397,8 @@ check_top_p_probs.spec.combined += [
     lambda logits, p: _nucleus(logits, p, descending=False, sort=True, crossing=False),  # ascending, crossing dropped
 ]
 
-_STEP_CHOICES = ("appends the new keys and values along the heads' axis (dim=1), not time (dim=2)",
-                 "gives the new tokens positions 0, 1, … again, not T_past, T_past + 1, …",
-                 "aligns the causal mask to the top-left (is_causal=True), so a new token does not see all the past",
-                 "attends over the new tokens only, not over the cached keys and values")
+_STEP_CHOICES = ("generation.step.cat_dim", "generation.step.offset", "generation.step.causal_offset",
+                 "generation.step.attend_past")  # the messages that say what each of the four choices does wrong
 
 
 def _step_choices(case, expected, actual):
@@ -419,10 +418,11 @@ def _step_choices(case, expected, actual):
         except RuntimeError:  # a cache along the wrong axis does not fit the attention
             continue
         if describe_difference(ours, actual, 1e-4, 1e-3) is None:
-            return "your step " + " and ".join(c for c, ok in zip(_STEP_CHOICES, flags) if not ok)
+            return say("generation.step.choices",
+                       choices=say("join.and").join(say(c) for c, ok in zip(_STEP_CHOICES, flags) if not ok))
     if wrong_shape:
         i, got, want = wrong_shape
-        return f"the cached keys of layer {i} have shape {got}; they should be (B, n_head, T_past + T_new, head_size) = {want}"
+        return say("generation.step.cache_shape", layer=i, got=got, want=want)
     return None
 
 

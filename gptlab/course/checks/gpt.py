@@ -8,6 +8,7 @@ from torch import nn
 
 from gptlab.course.checks.core import Case, CheckSpec, Mistake, count_off_by, module_invoker, reference_module
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 from gptlab.nn.model import GPT, PRESETS, GPTConfig, count_parameters
 
 # --- gpt_forward(model, idx, targets=None) -------------------------------------------------------
@@ -327,13 +328,11 @@ def _forward_parts(model, expected, actual) -> str | None:
         x = torch.linalg.solve(W, logits.detach().double().reshape(-1, W.shape[0]).T).T  # what lm_head read, (B·T, C)
         z = (x - ln.bias.detach().double()) / ln.weight.detach().double()
         if (z.mean(-1).abs().max() > 1e-3) or ((z.var(-1, unbiased=False) - 1).abs().max() > 1e-2):
-            return ("the vectors your lm_head reads are not normalised (undoing ln_f's weight and bias leaves means up to "
-                    f"{float(z.mean(-1).abs().max()):.3g}, not 0): apply the final LayerNorm ln_f after the last block")
+            return say("gpt.forward.not_normalised", mean=float(z.mean(-1).abs().max()))
         return None
     if want_loss is not None and loss is not None and not torch.allclose(torch.as_tensor(loss).double(),
                                                                          want_loss.double(), atol=1e-5, rtol=1e-4):
-        return (f"your logits are right, but the loss is {float(loss):.5g}, not {float(want_loss):.5g}: the error is "
-                "in the loss alone (targets arrive shifted; positions with target -100 are left out of the mean)")
+        return say("gpt.forward.loss", loss=float(loss), want=float(want_loss))
     return None
 
 

@@ -10,6 +10,7 @@ import torch
 from gptlab.topics import interpret as inspect_attention
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 
 # --- previous_token_score(weights) ---------------------------------------------------------------
 
@@ -136,14 +137,12 @@ def _score_shape_and_range(case, expected, actual):
     if not isinstance(actual, torch.Tensor):
         return None
     if actual.shape != expected.shape:
-        return (f"there is one score per (T, T) map, so the output should have shape {tuple(expected.shape)} (the "
-                f"leading axes kept); yours has shape {tuple(actual.shape)}")
+        return say("inspection.score.shape", want=tuple(expected.shape), got=tuple(actual.shape))
     if float(actual.max()) > 1 + 1e-6:
-        return (f"a score is an average of attention weights, each between 0 and 1, so it lies in [0, 1]; yours reach "
-                f"{float(actual.max()):.3g}")
+        return say("inspection.previous_token.range", high=float(actual.max()))
     perfect = (expected - 1).abs() < 1e-6
     if perfect.any() and not torch.allclose(actual[perfect], expected[perfect], atol=1e-6):
-        return (f"a perfect previous-token head must score exactly 1; yours gives it {float(actual[perfect][0]):.3g}")
+        return say("inspection.previous_token.perfect", score=float(actual[perfect][0]))
     return None
 
 
@@ -290,15 +289,12 @@ def _induction_properties(case, expected, actual):
     if not isinstance(actual, torch.Tensor):
         return None
     if actual.shape != expected.shape:
-        return (f"there is one score per (T, T) map, so the output should have shape {tuple(expected.shape)} (the "
-                f"leading axes kept); yours has shape {tuple(actual.shape)}")
+        return say("inspection.score.shape", want=tuple(expected.shape), got=tuple(actual.shape))
     if float(actual.max()) > 1 + 1e-6 or float(actual.min()) < -1e-6:
-        return (f"a score is an average of attention weights, each between 0 and 1, so it lies in [0, 1]; yours range "
-                f"over {float(actual.min()):.3g} … {float(actual.max()):.3g}")
+        return say("inspection.induction.range", low=float(actual.min()), high=float(actual.max()))
     perfect = (expected - 1).abs() < 1e-6
     if perfect.any() and not torch.allclose(actual[perfect], expected[perfect], atol=1e-6):
-        return (f"a perfect induction head (query i looks only at key i - period + 1) must score exactly 1; yours "
-                f"gives it {float(actual[perfect][0]):.3g}")
+        return say("inspection.induction.perfect", score=float(actual[perfect][0]))
     return None
 
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from gptlab.nn import modern
 from gptlab.course.checks.core import reference_module
+from gptlab.course.messages import say
 
 
 def rms_statistics(case, expected, actual):
@@ -28,16 +29,15 @@ def rms_statistics(case, expected, actual):
         return t.double().pow(2).mean(-1).sqrt()
 
     a, e = actual.double(), expected.double()
-    centred = " and centred (mean 0): RMSNorm does not subtract the mean" if a.mean(-1).abs().max() < 1e-4 else ""
+    centred = say("modern.rms.centred") if a.mean(-1).abs().max() < 1e-4 else ""
     if centred and torch.allclose(rms(a), rms(e / weight), rtol=1e-2, atol=1e-4):
-        return f"your output vectors are normalised, but not scaled by self.weight{centred}"
+        return say("modern.rms.unscaled", centred=centred)
     mine, want = rms(a / weight), rms(e / weight)
     if not torch.allclose(mine, want, rtol=1e-3, atol=1e-6):
         ratio = mine[want > 1e-3] / want[want > 1e-3]
         low, high = f"{float(ratio.min()):.3g}", f"{float(ratio.max()):.3g}"
-        return (f"after undoing the weight, each vector's root mean square over its features should be "
-                f"{float(want.max()):.3g} or less; yours is {low if low == high else low + ' to ' + high} times "
-                "that: divide by the root of the mean of x² over the features, with eps inside the root")
+        return say("modern.rms.ratio", rms=float(want.max()),
+                   ratio=low if low == high else say("modern.rms.ratio_range", low=low, high=high))
     return None
 
 
@@ -62,8 +62,7 @@ def rope_turns(case, expected, actual):
     z_in = torch.complex(x[..., :half].double(), x[..., half:].double())
     z_out = torch.complex(actual[..., :half].double(), actual[..., half:].double())
     if not torch.allclose(z_out.abs(), z_in.abs(), rtol=1e-4, atol=1e-5):
-        return ("your rotation changes the length of the pairs (x[i], x[i + hs/2]): it rotates other pairs than the "
-                "first half against the second (interleaved ones?), or it is not a rotation")
+        return say("modern.rope.length")
     turn = torch.angle(z_out / z_in)  # (..., T, hs/2)
     T = x.shape[-2]
     want = (torch.arange(T, dtype=torch.float64)[:, None] * base ** (-2 * torch.arange(half, dtype=torch.float64) / (2 * half)))
@@ -71,12 +70,12 @@ def rope_turns(case, expected, actual):
     if wrong.any():
         index = tuple(int(i) for i in wrong.nonzero()[0])
         m, i = index[-2], index[-1]
-        return (f"pair {i} at position {m} turns by {float(turn[index]):.4g} rad; it should turn by m · base^(-2i/hs) = "
-                f"{float(want[m, i]):.4g} rad (position 0 not at all)")
+        return say("modern.rope.turn", pair=i, position=m, turn=float(turn[index]), want=float(want[m, i]))
     return None
 
 
-ACTIVATIONS = {"SiLU": F.silu, "GELU": F.gelu, "sigmoid": torch.sigmoid, "ReLU": F.relu, "no activation": lambda t: t}
+# None: no activation at all ("modern.swiglu.no_activation" names it)
+ACTIVATIONS = {"SiLU": F.silu, "GELU": F.gelu, "sigmoid": torch.sigmoid, "ReLU": F.relu, None: lambda t: t}
 
 
 def swiglu_formula(case, expected, actual):
@@ -92,8 +91,8 @@ def swiglu_formula(case, expected, actual):
                                 ("down_proj({act}(gate_proj(x) * up_proj(x)))", act(gate * up)),
                                 ("down_proj({act}(gate_proj(x)))", act(gate))):
             if torch.allclose(mlp.down_proj(hidden), actual, atol=1e-4, rtol=1e-3):
-                return (f"your module computes {formula.format(act=name)}; SwiGLU is "
-                        "down_proj(silu(gate_proj(x)) * up_proj(x)): the SiLU on the gate alone, times the linear up path")
+                shown = formula.format(act=name if name is not None else say("modern.swiglu.no_activation"))
+                return say("modern.swiglu.formula", formula=shown)
     return None
 
 
@@ -117,9 +116,7 @@ def gqa_first_position(case, expected, actual):
         out = actual[:, h, 0]
         reads = [j for j in range(n_kv) if torch.allclose(out, v[:, j, 0], atol=1e-5)]
         if not reads:
-            return (f"at position 0, which may attend to itself only, query head {h}'s output is not a kv head's value: "
-                    "later positions leak into earlier ones, so the future is not masked")
+            return say("modern.gqa.leak", head=h)
         if reads[0] != h // (n_head // n_kv) and n_kv > 1:
-            return (f"query head {h} reads kv head {reads[0]}; with {n_head // n_kv} query heads per kv head it should "
-                    f"read kv head {h // (n_head // n_kv)} (h // groups)")
+            return say("modern.gqa.group", head=h, reads=reads[0], groups=n_head // n_kv, want=h // (n_head // n_kv))
     return None

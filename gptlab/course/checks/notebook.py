@@ -77,7 +77,7 @@ def find_exercise(name: str) -> CheckSpec:
     """The exercise a learner means: its id ("layer_norm"), the name its heading and the README give (the
     reference's name: "LayerNorm", "attend_with_padding"), in any case, with or without underscores."""
     if not isinstance(name, str):
-        raise TypeError(f"name an exercise with a string, e.g. hint('softmax'); got {name!r}")
+        raise TypeError(say("hint.not_a_string", name=name))
     if name in REGISTRY:
         return REGISTRY[name]
     _import_all_topics()
@@ -99,7 +99,7 @@ def hint(exercise: str, number: int | None = None) -> None:
         return
     index = (number - 1) if number is not None else shown
     if not 0 <= index < total:
-        raise ValueError(f"{spec.exercise} has hints 1 to {total}; you asked for {number}")
+        raise ValueError(say("hint.out_of_range", exercise=spec.exercise, total=total, number=number))
     _hints_shown[spec.exercise] = max(shown, index + 1)
     line = say("hint.line", number=index + 1, total=total, exercise=spec.exercise,
                text=text(f"{spec.exercise}.hint.{index + 1}", spec.hints[index]))

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from gptlab.nn import layers
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 
 # --- sinusoidal_positions(T, d) ------------------------------------------------------------------
 
@@ -191,14 +192,13 @@ def _first_row(case, expected, actual):
     if actual.shape != expected.shape or torch.allclose(actual[0].double(), expected[0].double(), atol=1e-5):
         return None
     shown = ", ".join(f"{float(v):.3g}" for v in actual[0, :6])
-    return (f"row 0 (position 0) should read 0, 1, 0, 1, …: sin(0) = 0 in the even columns and cos(0) = 1 in the odd "
-            f"ones; yours starts {shown}")
+    return say("positions.sinusoidal.first_row", shown=shown)
 
 
 def _in_range(case, expected, actual):
     largest = float(actual.abs().max())
     if largest > 1 + 1e-5:
-        return f"your values reach {largest:.3g}; each entry is one sin or one cos, so it lies in [-1, 1]"
+        return say("positions.sinusoidal.range", largest=largest)
     return None
 
 
@@ -216,7 +216,7 @@ def _embedding_rows(case, expected, actual):
     if actual.shape != expected.shape:
         return None
     tokens = wte[idx]  # (..., T, C)
-    for how, rest in (("added to", actual - tokens), ("multiplied by", actual / tokens)):
+    for how, rest in (("added", actual - tokens), ("multiplied", actual / tokens)):
         found = []
         for t in range(idx.shape[-1]):
             rows = [[r for r in range(wpe.shape[0]) if torch.allclose(vector, wpe[r], atol=1e-4)]
@@ -226,12 +226,12 @@ def _embedding_rows(case, expected, actual):
             found.append(sorted({r[0] for r in rows}))
         else:
             wrong = next((t for t, rows in enumerate(found) if rows != [t]), None)
-            if how == "added to" and wrong is None:
+            if how == "added" and wrong is None:
                 return None
             where = ("" if wrong is None else
-                     f"; position {wrong} reads wpe row{'s' if len(found[wrong]) > 1 else ''} "
-                     f"{', '.join(map(str, found[wrong]))}, where it should read row {wrong}")
-            return f"each token's vector is {how} a row of wpe{where}: x = wte[idx] + wpe[t] at position t"
+                     say("positions.embedding.wrong_rows" if len(found[wrong]) > 1 else "positions.embedding.wrong_row",
+                         position=wrong, rows=", ".join(map(str, found[wrong]))))
+            return say("positions.embedding.rows", how=say(f"positions.embedding.{how}"), where=where)
     return None
 
 

@@ -11,6 +11,7 @@ from gptlab.nn import attention
 from gptlab.topics.seq2seq import model as seq2seq
 from gptlab.course.checks.core import Case, CheckSpec, Mistake, module_invoker, reference_module, sums_to_one
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 
 # --- attend_with_padding(q, k, v, key_padding_mask) ------------------------------------------------
 
@@ -257,8 +258,7 @@ def _padded_keys_hidden(case, expected, actual):
         return None
     leaked = weights.masked_select(~mask[:, None, :].expand_as(weights)).abs() > 1e-6
     if leaked.any():
-        return (f"the attention weights on padded keys (key_padding_mask False) should be 0; {int(leaked.sum())} of "
-                "yours are not: the padding is looked at")
+        return say("seq2seq.padding.leaked", count=int(leaked.sum()))
     return None
 
 
@@ -289,22 +289,18 @@ def _source_read(case, expected, actual):
     """The shape says where the queries come from; then which source positions each target position reads."""
     x, context = case.args
     if actual.shape != expected.shape:
-        return (f"the output should have one row per target position, shape {tuple(expected.shape)}; yours has shape "
-                f"{tuple(actual.shape)}" + (": one row per source position, so your queries come from context"
-                                             if actual.shape[1] == context.shape[1] else ""))
+        return say("seq2seq.cross.shape", want=tuple(expected.shape), got=tuple(actual.shape),
+                   why=say("seq2seq.cross.from_context") if actual.shape[1] == context.shape[1] else "")
     pad = case.kwargs.get("key_padding_mask")
     if pad is None:
         return None
     module = reference_module(seq2seq.CrossAttention, case).requires_grad_(False)
     pad = pad[:, None, None, :]  # (B, 1, 1, S)
     causal = torch.ones(x.shape[1], context.shape[1], dtype=torch.bool).tril()  # (T, S)
-    for reads, mask in (("every source position, padding included", None),
-                        ("only the padded positions", ~pad),
-                        ("only the real source words up to position i (a causal mask)", pad & causal),
-                        ("only the source positions up to i, padding included (a causal mask, no padding mask)", causal),
-                        ("only the padded positions up to i (a causal mask, the padding mask inverted)", ~pad & causal)):
+    for reads, mask in (("everything", None), ("padding", ~pad), ("causal", pad & causal),
+                        ("causal_with_padding", causal), ("causal_padding", ~pad & causal)):
         if torch.allclose(_attend_with(module, x, context, mask), actual, atol=1e-4, rtol=1e-3):
-            return f"your target position i reads {reads}; cross-attention reads every real source word, and nothing else"
+            return say("seq2seq.cross.reads", reads=say(f"seq2seq.cross.reads.{reads}"))
     return None
 
 

@@ -7,6 +7,7 @@ import re
 
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 from gptlab.serve.schema import completion_response
 
 WORDS = ["the", "king", "of", "Denmark", "sleeps", "while", "a", "ghost", "walks", "on", "battlements", "and", "Horatio",
@@ -214,17 +215,16 @@ def _response_fields(case, expected, actual):
     for want, got in zip(expected["choices"], actual["choices"]):
         inside = [s for s in stops if s in got["text"]]
         if inside:
-            return f"the text of choice {got['index']} still contains the stop string {inside[0]!r}: nothing from it on reaches the client"
+            return say("serving.stop_inside", index=got["index"], stop=inside[0])
         if got["finish_reason"] != want["finish_reason"]:
-            return (f"choice {got['index']} has finish_reason {got['finish_reason']!r}; it should be "
-                    f"{want['finish_reason']!r} ('stop' when a stop string ended it, 'length' when max_tokens did)")
+            return say("serving.finish_reason", index=got["index"], got=got["finish_reason"], want=want["finish_reason"])
     usage, want = actual["usage"], expected["usage"]
     if usage["prompt_tokens"] != want["prompt_tokens"]:
-        return (f"usage.prompt_tokens is {usage['prompt_tokens']}; the prompt has {want['prompt_tokens']} tokens, read "
-                f"once for all {len(actual['choices'])} samples")
+        return say("serving.prompt_tokens", got=usage["prompt_tokens"], want=want["prompt_tokens"],
+                   samples=len(actual["choices"]))
     if usage["total_tokens"] != usage["prompt_tokens"] + usage["completion_tokens"]:
-        return (f"usage.total_tokens is {usage['total_tokens']}, but your prompt_tokens + completion_tokens is "
-                f"{usage['prompt_tokens'] + usage['completion_tokens']}: the total must be their sum")
+        return say("serving.total_tokens", total=usage["total_tokens"],
+                   added=usage["prompt_tokens"] + usage["completion_tokens"])
     return None
 
 

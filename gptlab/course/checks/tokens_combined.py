@@ -8,6 +8,7 @@ Taught in: solutions/01_tokens.ipynb
 
 from __future__ import annotations
 
+from gptlab.course.messages import say
 from gptlab.tokenizers import simple_bpe
 
 # --- text_to_bytes ----------------------------------------------------------------------------------
@@ -15,13 +16,13 @@ from gptlab.tokenizers import simple_bpe
 
 def byte_count(case, expected, actual) -> str | None:
     """UTF-8 takes 1 byte per ASCII character, 2 per accented letter, 3 per Chinese character, 4 per emoji."""
-    kind = "a bytes object" if isinstance(actual, (bytes, bytearray)) else "a list" if isinstance(actual, list) else None
+    kind = "bytes" if isinstance(actual, (bytes, bytearray)) else "list" if isinstance(actual, list) else None
     if kind is None or len(actual) == len(expected):
         return None
-    bom = ", starting with 255, 254 (UTF-16's byte-order mark)" if list(actual[:2]) == [255, 254] else ""
-    of = "" if kind == "a list" else ", not a list of ints"
-    return (f"your answer is {kind} of {len(actual)} values{bom}{of}; the UTF-8 bytes of this text are {len(expected)} "
-            "(1 per ASCII character, 2 per accented letter, 3 per Chinese character, 4 per emoji)")
+    bom = say("tokens.bytes.bom") if list(actual[:2]) == [255, 254] else ""
+    of = "" if kind == "list" else say("tokens.bytes.not_list")
+    return say("tokens.bytes.count", kind=say(f"tokens.bytes.kind_{kind}"), count=len(actual), bom=bom, of=of,
+               want=len(expected))
 
 
 def utf_16_bytes(text):
@@ -47,9 +48,8 @@ def character_count(case, expected, actual) -> str | None:
     if len(actual) > len(expected) and not per_byte and actual.count("\ufffd") <= expected.count("\ufffd"):
         return None
     lost = "\ufffd" in expected and "\ufffd" not in actual
-    return (f"your text has {len(actual)} characters; the UTF-8 text of these bytes has {len(expected)}"
-            + (", including '\ufffd' where the bytes are not valid UTF-8: nothing may vanish silently" if lost else
-               ": a character is 1 to 4 bytes, decoded together"))
+    return say("tokens.text.count", count=len(actual), want=len(expected),
+               why=say("tokens.text.lost") if lost else say("tokens.text.apart"))
 
 
 def each_byte_ignored(ids):
@@ -71,13 +71,12 @@ def pair_total(case, expected, actual) -> str | None:
     if not isinstance(actual, dict):
         return None
     if any(not (isinstance(key, tuple) and len(key) == 2) for key in actual):
-        return "the keys of your counts should be pairs of neighbouring ids, tuples (ids[i], ids[i + 1])"
+        return say("tokens.pairs.keys")
     total = sum(actual.values())
     if total != max(len(ids) - 1, 0):
         pairs = max(len(ids) - 1, 0)
-        return (f"your counts add up to {total}; a list of {len(ids)} ids has {pairs} neighbouring "
-                f"pair{'' if pairs == 1 else 's'} (overlapping ones included, none wrapping around), so they should add "
-                "up to that")
+        return say("tokens.pairs.total_one" if pairs == 1 else "tokens.pairs.total", total=total, count=len(ids),
+                   pairs=pairs)
     return None
 
 
@@ -103,11 +102,9 @@ def merged_length(case, expected, actual) -> str | None:
     replaced = expected.count(new_id) - list(ids).count(new_id)
     mine = actual.count(new_id) - list(ids).count(new_id)
     if mine != replaced:
-        return (f"you replaced {mine} occurrences of {pair}; scanning left to right without overlaps there are "
-                f"{replaced}")
+        return say("tokens.merge.replaced", mine=mine, pair=pair, want=replaced)
     if len(actual) != len(ids) - replaced:
-        return (f"your list has {len(actual)} ids; replacing {replaced} pairs of {len(ids)} ids leaves "
-                f"{len(ids) - replaced}: every other id must stay, the last one included")
+        return say("tokens.merge.length", count=len(actual), replaced=replaced, total=len(ids), want=len(ids) - replaced)
     return None
 
 
@@ -138,9 +135,8 @@ def new_ids(case, expected, actual) -> str | None:
     want, mine = sorted(expected.values()), sorted(actual.values())
     if mine != want:
         shown = ", ".join(map(str, mine[:6])) + (", …" if len(mine) > 6 else "")
-        should = "the new id 256" if len(want) == 1 else f"the new ids 256 to {255 + len(want)}, one per merge"
-        return (f"your merges create the ids [{shown}]; the {len(want)} merge{'' if len(want) == 1 else 's'} possible "
-                f"here must create {should} (0-255 are the bytes)")
+        return say("tokens.bpe.ids_one" if len(want) == 1 else "tokens.bpe.ids", shown=shown, count=len(want),
+                   last=255 + len(want))
     return None
 
 
@@ -174,10 +170,8 @@ def merge_left(case, expected, actual) -> str | None:
         return None
     left = next((pair for pair in zip(actual, actual[1:]) if pair in merges), None)
     if left is not None:
-        return (f"your result still holds the neighbours {left}, which have a merge (to {merges[left]}): keep merging "
-                "until no adjacent pair has one")
-    return ("no pair with a merge is left in your result, yet it differs: the merges were applied in another order "
-            "than the one they were learned in")
+        return say("tokens.encode.left", pair=left, id=merges[left])
+    return say("tokens.encode.order")
 
 
 def dict_order_once(ids, merges):

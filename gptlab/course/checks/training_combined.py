@@ -13,6 +13,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
+from gptlab.course.messages import say
 from gptlab.data import batches as corpus
 from gptlab.training.loop import train_step
 
@@ -22,20 +23,22 @@ def batch_relation(case, expected, actual):
     x, y = actual
     problems = []
     if x.dtype != torch.int64 or y.dtype != torch.int64:
-        problems.append(f"x and y should be int64 (long) tensors; yours are {x.dtype} and {y.dtype}")
+        problems.append(say("training.batch.dtype", x=x.dtype, y=y.dtype))
     if torch.equal(x.long(), y.long()):
-        problems.append("your y is x itself, where y[:, t] must be the token after x[:, t]")
+        problems.append(say("training.batch.same"))
     elif x.shape[1] > 1 and torch.equal(y[:, 1:].long(), x[:, :-1].long()):
-        problems.append("your y[:, t + 1] is x[:, t], so y holds the token before each position, not the one after")
-    return "; and ".join(problems) or None
+        problems.append(say("training.batch.before"))
+    return say("join.and_also").join(problems) or None
 
 
-ALIGNMENTS = {"the next token idx[:, t + 1]": (slice(None, -1), slice(1, None)),
-               "the same token idx[:, t] (not shifted)": (slice(None), slice(None)),
-               "the token before, idx[:, t - 1] (shifted backwards)": (slice(1, None), slice(None, -1))}
-REDUCTIONS = {"the mean over all predicted tokens": lambda per: per.mean(),
-               "a sum over the positions, averaged over the batch": lambda per: per.sum(1).mean(),
-               "a sum over everything": lambda per: per.sum()}
+# Which target each position's logits are scored against, and how the terms are reduced (the first of each is right);
+# the keys name the messages "training.loss.aligned.<key>" and "training.loss.reduced.<key>" that say it.
+ALIGNMENTS = {"next": (slice(None, -1), slice(1, None)),
+              "same": (slice(None), slice(None)),
+              "before": (slice(1, None), slice(None, -1))}
+REDUCTIONS = {"mean": lambda per: per.mean(),
+              "per_row": lambda per: per.sum(1).mean(),
+              "sum": lambda per: per.sum()}
 
 
 def loss_formula(case, expected, actual):
@@ -48,8 +51,8 @@ def loss_formula(case, expected, actual):
             if torch.allclose(torch.as_tensor(actual, dtype=per.dtype), reduce(per), rtol=1e-4, atol=1e-6):
                 if aligned == next(iter(ALIGNMENTS)) and reduced == next(iter(REDUCTIONS)):
                     return None
-                return (f"your loss scores logits[:, t] against {aligned} and takes {reduced}; the loss is the mean "
-                        "over all B·(T-1) predicted tokens of logits[:, t] against the next token idx[:, t + 1]")
+                return say("training.loss.formula", aligned=say(f"training.loss.aligned.{aligned}"),
+                           reduced=say(f"training.loss.reduced.{reduced}"))
     return None
 
 
@@ -73,7 +76,7 @@ def make_step(zero_grad=True, backward_first=True, clip="before"):
     return step
 
 
-CLIPPING = {"before": None, "none": "does not clip the gradients", "after": "clips the gradients after the update"}
+CLIPPING = {"before": None, "none": "training.step.no_clip", "after": "training.step.clip_after"}  # what each gets wrong
 
 
 def step_moves(invoke_steps):
@@ -95,10 +98,9 @@ def _step_moves(invoke_steps, case, actual):
         except RuntimeError:  # stepping before backward without clearing: autograd refuses
             continue
         if all(torch.allclose(a, b, atol=1e-4, rtol=1e-3) for a, b in zip(ours, actual)):
-            wrong = [text for text in ((None if zero else "does not clear the old gradients first"),
-                                       (None if first else "updates the weights before loss.backward()"),
-                                       CLIPPING[clip]) if text]
-            return "your step " + " and ".join(wrong) + ": the order is clear, backward, clip, step"
+            wrong = [say(key) for key in ((None if zero else "training.step.no_zero_grad"),
+                                          (None if first else "training.step.step_first"), CLIPPING[clip]) if key]
+            return say("training.step.moves", moves=say("join.and").join(wrong))
     return None
 
 
@@ -117,8 +119,7 @@ def make_loop(optimizer_once=True, generator_once=True, pass_lr=True, pass_clip=
     return loop
 
 
-LOOP_PARTS = ("makes a new optimizer every step", "reseeds the generator every step (the same batch each time)",
-              "does not pass lr to the optimizer", "does not pass grad_clip on to train_step")
+LOOP_PARTS = ("training.loop.optimizer", "training.loop.generator", "training.loop.lr", "training.loop.clip")
 
 
 def loop_parts(invoke_loop):
@@ -135,6 +136,6 @@ def _loop_parts(invoke_loop, case, actual):
             continue
         ours = invoke_loop(make_loop(*flags), case)
         if all(a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(ours, actual)):
-            return ("your loop " + " and ".join(part for part, ok in zip(LOOP_PARTS, flags) if not ok)
-                    + ": one optimizer with lr and one seeded generator, made before the loop, and grad_clip passed on")
+            wrong = [say(part) for part, ok in zip(LOOP_PARTS, flags) if not ok]
+            return say("training.loop.parts", parts=say("join.and").join(wrong))
     return None

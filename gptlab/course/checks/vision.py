@@ -9,6 +9,7 @@ from torch import nn
 from gptlab.topics.vision import model as vision
 from gptlab.course.checks.core import Case, CheckSpec, Mistake
 from gptlab.course.checks.notebook import make_check
+from gptlab.course.messages import say
 
 # --- patchify(images, patch_size) ----------------------------------------------------------------
 
@@ -223,8 +224,7 @@ def _patch_contents(case, expected, actual):
     images, P = case.args
     problems = []
     if actual.dim() == 3 and actual.shape == expected.transpose(1, 2).shape and actual.shape != expected.shape:
-        problems.append(f"your output is (B, C·P·P, N) = {tuple(actual.shape)}: the patch axis and the feature axis "
-                        f"are swapped, a transformer reads (B, N, C·P·P) = {tuple(expected.shape)}")
+        problems.append(say("vision.patchify.swapped", got=tuple(actual.shape), want=tuple(expected.shape)))
         actual = actual.transpose(1, 2)
     if actual.shape != expected.shape:
         return None
@@ -232,18 +232,15 @@ def _patch_contents(case, expected, actual):
     source = [next((m for m in range(want.shape[0]) if torch.equal(mine[n], want[m])), None) for n in range(mine.shape[0])]
     if None in source:
         n = source.index(None)
-        problems.append(f"your patch {n} is not one P×P square of the image: its pixels come from elsewhere (strips of "
-                        "whole rows, or overlapping windows?)")
+        problems.append(say("vision.patchify.not_square", patch=n))
     else:
         moved = next((n for n, m in enumerate(source) if m != n), None)
         if moved is not None:
-            problems.append(f"your patch {moved} holds the pixels of patch {source[moved]}: number the patches row by "
-                            "row, like reading")
+            problems.append(say("vision.patchify.order", patch=moved, source=source[moved]))
         inside = next((n for n, m in enumerate(source) if not torch.equal(actual[0, n], expected[0, m])), None)
         if inside is not None:
-            problems.append(f"the pixels inside patch {inside} are in another order than (C, P, P): channel 0's P×P "
-                            "pixels first, row by row")
-    return "; and ".join(problems) or None
+            problems.append(say("vision.patchify.inside", patch=inside))
+    return say("join.and_also").join(problems) or None
 
 
 def _column_major_channels_last(images, P):
@@ -268,17 +265,16 @@ def _what_the_head_reads(case, expected, actual):
     read = torch.linalg.lstsq(W, (actual - b).T.detach()).solution.T  # (B, d)
     z = _with_cls(x, cls_token)
     with torch.no_grad():
-        sources = {"the encoder's output": encoder(z), "the sequence before the encoder": z,
-                   "the encoder's output when the class token is added to the patches, not put in front": encoder(x + cls_token),
-                   "the encoder's output when the class token is put at the end": encoder(torch.cat([x, cls_token.expand_as(x[:, :1])], 1))}
+        sources = {"encoder": encoder(z), "before_encoder": z,  # each names a message "vision.class_token.<key>"
+                   "added": encoder(x + cls_token),
+                   "appended": encoder(torch.cat([x, cls_token.expand_as(x[:, :1])], 1))}
     for where, tokens in sources.items():
         for t in range(tokens.shape[1]):
             if torch.allclose(read, tokens[:, t], atol=1e-4):
-                position = "the class token" if (where == "the encoder's output" and t == 0) else f"position {t}"
-                return (f"your head reads {position} of {where}; it must read position 0 of the encoder's output, with "
-                        "the class token put in front of the patches")
-    return ("your head's input is not any one token's vector (an average over tokens?): read the class token's output, "
-            "encoder(z)[:, 0]")
+                position = (say("vision.class_token.class_token") if (where == "encoder" and t == 0) else
+                            say("vision.class_token.position", position=t))
+                return say("vision.class_token.reads", position=position, where=say(f"vision.class_token.{where}"))
+    return say("vision.class_token.average")
 
 
 check_class_token.spec.properties += [_what_the_head_reads]

@@ -39,6 +39,226 @@ MESSAGES: dict[str, str] = {
     'setup.threads': '本机上另一个 gptlab 笔记本正在计算：这个笔记本使用 {cores} 个 CPU 线程中的 {threads} 个，这样两个训练单元格分享这些核心，而不是互相拖慢许多倍。',
 }
 
+# --- the checks' diagnostics: what a check says about an answer that no catalog mistake explains ----------------
+MESSAGES |= {
+    'noun.output': '输出',
+    'noun.attention_weights': '注意力权重',
+    'noun.probabilities': '概率',
+    'noun.output_rows': '输出的每一行',
+    'noun.attention_weight_rows': '注意力权重的每一行',
+    'noun.probability_rows': '概率的每一行',
+    'noun.prompt_text': '提示词文本',
+    'noun.logits': 'logits',
+    'noun.loss': '损失',
+    'noun.losses': '各步的损失',
+    'noun.trained_logits': '训练后模型的 logits',
+    'join.and': '，并且',
+    'join.and_also': '；另外，',
+    # core: the first difference, said precisely (describe_difference)
+    'check.all_match': '{cases} 个用例全部一致',
+    'check.differs': '与参考实现不同',
+    'diff.module': '{where}应是一个模块（nn.Module）；得到的是 {got}',
+    'diff.sequence': '{where}应是含 {count} 项的 {kind}；得到的是 {got}',
+    'diff.length': '{where}应有 {expected} 项；你的有 {got} 项',
+    'diff.item': '{where}的第 {index} 项',
+    'diff.weights': '{where}的权重',
+    'diff.dict': '{where}应是一个 dict；得到的是 {got}',
+    'diff.keys': '{where}的键不对：缺少 {missing}，多出 {extra}',
+    'diff.value': '{where}应为 {expected!r}；得到的是 {got!r}',
+    'diff.number_type': '{where}应是一个数（{expected!r}）；得到的是 {got}',
+    'diff.int': '{where}应为 {expected}；得到的是 {got}（差 {diff:+d}）',
+    'diff.float': '{where}应为 {expected:.6g}；得到的是 {got:.6g}',
+    'diff.tensor_of_shape': '形状为 {shape} 的张量',
+    'diff.none': 'None（是不是忘了 return？）',
+    'diff.not_tensor': '{where}应是形状为 {shape} 的 torch.Tensor；得到的是 {got}',
+    'diff.shape': '{where}的形状应为 {expected}；你的形状是 {got}',
+    'diff.dtype': '{where}的 dtype 应为 {expected}；你的 dtype 是 {got}',
+    'diff.values': '{where}的 {total} 个值中有 {count} 个不同；第一个在索引 {index} 处：应为 {expected:.6g}，得到 {got:.6g}',
+    'diff.nan': '——你的结果含有 NaN（{count} 个值）：溢出了，还是算了 0/0？',
+    'diff.largest': '（最大差值 {largest:.3g}）',
+    # core: the properties several checks share
+    'prop.constant_factor': '你的值处处都是正确值的 {factor:.4g} 倍：差一个常数因子，比如缺了、多了或用错了某个缩放',
+    'prop.count_off_by': '你的计数差了 {diff:+,}，即 {vectors:+,}·C（C = n_embd = {C}）：少了或多了若干个长度为 C 的整向量'
+                         '（一个 LayerNorm、一个偏置、嵌入表的几行？）',
+    'prop.transposed': '你的结果是正确结果的转置（最后两个轴对调了）：检查一下哪个轴是哪个',
+    'prop.sums_to_one': '{name}沿最后一个轴的和应为 1；你的和为 {span}{where}',
+    'prop.sums_to_one.range': '{low} 到 {high} 不等',
+    'prop.sums_to_one.other_axis': '；反倒是沿 dim={dim} 的和为 1：softmax 用错了轴？',
+    'prop.future_visible': '{name}在对角线以上应为 0（一个位置不能看到它之后的词元）；你的有 {count} 个不是：未来没有被藏起',
+    'prop.past_hidden': '{name}在对角线以下全为 0：你的掩码把过去也藏起来了',
+    'prop.overflows': '{name}中有 {count} 个 NaN 或 inf，而参考实现一个也没有：exp 溢出了（先减去最大值？），或者出现了 0/0 的除法',
+    'prop.keeps_as_many': '{name}中留下了 {kept} 个词元{row}；参考实现留下 {want} 个：先检查你的过滤留下了哪些词元，再看数值',
+    'prop.keeps_as_many.row': '（行 {row}）',
+    # attention (lesson 03)
+    'attention.head.sees_future': '这两个序列的前 {prefix} 个词元相同，你在这些位置上的输出却不同：只有*之后*的词元变了，'
+                                  '一个位置的输出就变了，所以这个头看得见未来（缺了因果掩码）',
+    'attention.head.width': '你的输出每个位置有 {d_model} 个特征（d_model），而不是 head_size = {head_size}：'
+                            '权重要平均的是值 self.value(x)，而不是 x',
+    'attention.mask.future': '你的掩码在对角线以上为 True，所以一个位置可以关注它之后的词元{dtype}',
+    'attention.mask.diagonal': '你的掩码对角线为 False：必须允许一个词元关注它自己{dtype}',
+    'attention.mask.dtype': '（另外请返回 dtype=torch.bool，而不是 {dtype}）',
+    'attention.self_attention.unprojected': '位置 0 的输出就是第一个词元自己的值向量，没有经过投影：各个头的输出必须再经过 c_proj',
+    'attention.self_attention.first_position': '位置 0 的输出不同，可第一个词元只能关注它自己（不论缩放如何、q 和 k 的顺序如何，'
+                                               '它的输出都是 c_proj 作用在它自己的值上）：后面的词元漏进了前面的位置，'
+                                               '所以未来没有被藏起（is_causal=True），除非它的值是经别的途径到达 c_proj 的'
+                                               '（拆分成多头的方式）',
+    # blocks (lesson 05)
+    'blocks.layer_norm.unscaled': '你的输出做了归一化，但没有乘以 self.weight、也没有加上 self.bias',
+    'blocks.layer_norm.mean': '去掉 weight 和 bias 之后，每个向量在它的特征上（最后一个轴）的均值应为 0；'
+                              '你的均值最大到 {mean:.3g}：没有减去均值，或者不是沿 dim=-1 减的',
+    'blocks.layer_norm.variance': '去掉 weight 和 bias 之后，每个向量在它的特征上的方差应为 {variance:.3g} 或略小；'
+                                  '你的是它的 {low:.3g} 到 {high:.3g} 倍：检查方差的算法（除以 d）以及 eps 放在哪里',
+    'blocks.mlp.never_negative': '你的输出没有一个值是负的，而参考实现的有：MLP 对残差流的更新必须能指向任何方向'
+                                 '（是不是在 c_proj 的输出上加了 ReLU？）',
+    'blocks.block.normalised': '你的块的输出就是 {name} 的输出（每个向量先归一化，再乘 {name} 的 weight、加它的 bias）：'
+                               '在前置归一化的块里，残差流本身从不归一化，归一化的只是子层读取的副本，x + attn(ln_1(x))',
+    # gpt (lesson 06)
+    'gpt.forward.not_normalised': '你的 lm_head 读到的向量没有归一化（去掉 ln_f 的 weight 和 bias 后，均值最大到 '
+                                  '{mean:.3g}，而不是 0）：在最后一个块之后做最终的 LayerNorm ln_f',
+    'gpt.forward.loss': '你的 logits 是对的，但损失是 {loss:.5g}，而不是 {want:.5g}：错只错在损失上'
+                        '（传进来的目标已经移过位；目标为 -100 的位置不计入平均）',
+    # generation (lesson 08)
+    'generation.step.choices': '你的这一步{choices}',
+    'generation.step.cat_dim': '把新的键和值沿头的轴（dim=1）追加，而不是沿时间轴（dim=2）',
+    'generation.step.offset': '又给新词元位置 0、1、…，而不是 T_past、T_past + 1、…',
+    'generation.step.causal_offset': '把因果掩码对齐到左上角（is_causal=True），于是新词元看不到全部的过去',
+    'generation.step.attend_past': '只在新词元上做注意力，没有用上缓存的键和值',
+    'generation.step.cache_shape': '第 {layer} 层缓存的键形状为 {got}；应为 (B, n_head, T_past + T_new, head_size) = {want}',
+    # inspection (lesson 09)
+    'inspection.score.shape': '每张 (T, T) 图只有一个分数，所以输出的形状应为 {want}（保留前面的轴）；你的形状是 {got}',
+    'inspection.previous_token.range': '分数是注意力权重的平均，每个权重都在 0 和 1 之间，所以分数落在 [0, 1] 内；'
+                                       '你的最大到 {high:.3g}',
+    'inspection.previous_token.perfect': '一个完美的前一词元头得分必须恰好为 1；你给它的是 {score:.3g}',
+    'inspection.induction.range': '分数是注意力权重的平均，每个权重都在 0 和 1 之间，所以分数落在 [0, 1] 内；'
+                                  '你的范围是 {low:.3g} … {high:.3g}',
+    'inspection.induction.perfect': '一个完美的归纳头（查询 i 只看键 i - period + 1）得分必须恰好为 1；你给它的是 {score:.3g}',
+    # finetuning (lesson 10)
+    'finetuning.pool.position': '池化结果的第 {row} 行是位置 {position} 的隐藏状态；它的最后一个真实词元在位置 {last}'
+                                '（mask[{row}].sum() - 1 = {count} - 1）',
+    'finetuning.pool.combined': '池化结果的第 {row} 行不是任何单个位置的隐藏状态：你把几个位置合在了一起（求了平均？）；'
+                                '请取最后一个真实词元（位置 {last}）上的那一个状态',
+    'finetuning.targets.count': '目标的第 {row} 行有 {count} 个计入损失的位置（不是 -100）{start}；参考实现有 {want} 个，'
+                                '从目标 {want_start} 开始：损失只该落在回答的词元上，绝不能落在提示词或填充上',
+    'finetuning.targets.start': '，从目标 {start} 开始',
+    'finetuning.lora.start': '一开始你的层的输出就与基础层的不同，所以微调不会从预训练模型出发{also}',
+    'finetuning.lora.also_trainable': '；而且可训练的参数不只是 A 和 B',
+    'finetuning.lora.trainable': '可训练的参数应为 {want}；你的是 {got}',
+    'finetuning.lora.scale': '用这个用例的 A 和 B，你的低秩路径被缩放了 {scale:.4g} 倍；应为 alpha / r = '
+                             '{alpha:g} / {r} = {want:.4g}',
+    # seq2seq (lesson 11)
+    'seq2seq.padding.leaked': '填充的键（key_padding_mask 为 False）上的注意力权重应为 0；你的有 {count} 个不是：填充被看到了',
+    'seq2seq.cross.shape': '输出应当每个目标位置一行，形状为 {want}；你的形状是 {got}{why}',
+    'seq2seq.cross.from_context': '：每个源位置一行，所以你的查询来自 context',
+    'seq2seq.cross.reads': '你的目标位置 i {reads}；交叉注意力读取每一个真实的源词，别的都不读',
+    'seq2seq.cross.reads.everything': '读取每一个源位置，包括填充',
+    'seq2seq.cross.reads.padding': '只读取填充的位置',
+    'seq2seq.cross.reads.causal': '只读取到位置 i 为止的真实源词（一个因果掩码）',
+    'seq2seq.cross.reads.causal_with_padding': '只读取到 i 为止的源位置，包括填充（一个因果掩码，没有填充掩码）',
+    'seq2seq.cross.reads.causal_padding': '只读取到 i 为止的填充位置（一个因果掩码，填充掩码反了）',
+    # serving (lesson 12)
+    'serving.stop_inside': '选项 {index} 的文本里还含有停止串 {stop!r}：从它开始的内容都不该发给客户端',
+    'serving.finish_reason': '选项 {index} 的 finish_reason 是 {got!r}；应为 {want!r}'
+                             '（由停止串结束时为 \'stop\'，由 max_tokens 结束时为 \'length\'）',
+    'serving.prompt_tokens': 'usage.prompt_tokens 是 {got}；提示词有 {want} 个词元，对全部 {samples} 个样本只读一次',
+    'serving.total_tokens': 'usage.total_tokens 是 {total}，但你的 prompt_tokens + completion_tokens 是 {added}：'
+                            '总数必须是两者之和',
+    # chat (lesson 12)
+    'chat.end_of_turn': '你的提示词文本里有 {count} 个 {token} 词元；参考实现有 {want} 个，每个之前的助手回答后面一个',
+    'chat.header': '你的提示词文本应以助手的标题 {header!r} 结尾；它的结尾是 {end!r}',
+    'chat.blank_lines': '你的提示词文本里有 {count} 个空行（\'\\n\\n\'）；参考实现有 {want} 个，每条消息后面一个',
+    # vision (lesson 13)
+    'vision.patchify.swapped': '你的输出是 (B, C·P·P, N) = {got}：图块轴和特征轴对调了，Transformer 读取的是 '
+                               '(B, N, C·P·P) = {want}',
+    'vision.patchify.not_square': '你的图块 {patch} 不是图像中的一个 P×P 方块：它的像素来自别处（整行的条带，还是相互重叠的窗口？）',
+    'vision.patchify.order': '你的图块 {patch} 装的是图块 {source} 的像素：请像阅读那样逐行给图块编号',
+    'vision.patchify.inside': '图块 {patch} 内部的像素顺序不是 (C, P, P)：应先是通道 0 的 P×P 个像素，逐行排列',
+    'vision.class_token.reads': '你的分类头读取的是{where}中的{position}；它必须读取编码器输出的位置 0，'
+                                '并且类别词元要放在图块前面',
+    'vision.class_token.class_token': '类别词元',
+    'vision.class_token.position': '位置 {position}',
+    'vision.class_token.encoder': '编码器的输出',
+    'vision.class_token.before_encoder': '进入编码器之前的序列',
+    'vision.class_token.added': '把类别词元加到图块上（而不是放在前面）时编码器的输出',
+    'vision.class_token.appended': '把类别词元放在末尾时编码器的输出',
+    'vision.class_token.average': '你的分类头的输入不是任何单个词元的向量（对词元求了平均？）：请读取类别词元的输出，encoder(z)[:, 0]',
+    # positions (lesson 02)
+    'positions.sinusoidal.first_row': '第 0 行（位置 0）应为 0, 1, 0, 1, …：偶数列是 sin(0) = 0，奇数列是 cos(0) = 1；'
+                                      '你的开头是 {shown}',
+    'positions.sinusoidal.range': '你的值最大到 {largest:.3g}；每一项是一个 sin 或一个 cos，所以落在 [-1, 1] 内',
+    'positions.embedding.rows': '每个词元的向量{how} wpe 的一行{where}：在位置 t 上应为 x = wte[idx] + wpe[t]',
+    'positions.embedding.added': '加上了',
+    'positions.embedding.multiplied': '乘上了',
+    'positions.embedding.wrong_row': '；位置 {position} 读的是 wpe 的第 {rows} 行，而它应读第 {position} 行',
+    'positions.embedding.wrong_rows': '；位置 {position} 读的是 wpe 的第 {rows} 行，而它应读第 {position} 行',
+    # tokens (lesson 01)
+    'tokens.bytes.count': '你的答案是含 {count} 个值的{kind}{bom}{of}；这段文本的 UTF-8 字节有 {want} 个'
+                          '（ASCII 字符每个 1 个，带重音的字母每个 2 个，汉字每个 3 个，emoji 每个 4 个）',
+    'tokens.bytes.kind_bytes': ' bytes 对象',
+    'tokens.bytes.kind_list': '列表',
+    'tokens.bytes.bom': '，开头是 255, 254（UTF-16 的字节序标记）',
+    'tokens.bytes.not_list': '，而不是 int 的列表',
+    'tokens.text.count': '你的文本有 {count} 个字符；这些字节的 UTF-8 文本有 {want} 个{why}',
+    'tokens.text.lost': '，其中包括字节不是有效 UTF-8 之处的 \'\ufffd\'：任何东西都不能悄无声息地消失',
+    'tokens.text.apart': '：一个字符占 1 到 4 个字节，要一起解码',
+    'tokens.pairs.keys': '你的计数的键应是相邻 id 组成的对，即元组 (ids[i], ids[i + 1])',
+    'tokens.pairs.total': '你的计数加起来是 {total}；含 {count} 个 id 的列表有 {pairs} 个相邻的对（包括相互重叠的，'
+                          '不绕回开头），所以计数加起来应为这个数',
+    'tokens.pairs.total_one': '你的计数加起来是 {total}；含 {count} 个 id 的列表有 {pairs} 个相邻的对（包括相互重叠的，'
+                              '不绕回开头），所以计数加起来应为这个数',
+    'tokens.merge.replaced': '你替换了 {mine} 处 {pair}；从左到右、不重叠地扫描，应有 {want} 处',
+    'tokens.merge.length': '你的列表有 {count} 个 id；在 {total} 个 id 中替换 {replaced} 个对，应剩下 {want} 个：'
+                           '其余每个 id 都要保留，最后一个也不例外',
+    'tokens.bpe.ids': '你的合并产生的 id 是 [{shown}]；这里可能的 {count} 次合并必须产生新 id 256 到 {last}，'
+                      '每次合并一个（0-255 是字节）',
+    'tokens.bpe.ids_one': '你的合并产生的 id 是 [{shown}]；这里可能的 {count} 次合并必须产生新 id 256（0-255 是字节）',
+    'tokens.encode.left': '你的结果里还有相邻的 {pair}，它们有一条合并（合并为 {id}）：要一直合并，直到没有相邻的对还有合并',
+    'tokens.encode.order': '你的结果里已经没有带合并的对了，结果却不同：合并的应用顺序与它们被学到的顺序不一样',
+    # training (lesson 07)
+    'training.batch.dtype': 'x 和 y 应是 int64（long）张量；你的是 {x} 和 {y}',
+    'training.batch.same': '你的 y 就是 x 本身，而 y[:, t] 必须是 x[:, t] 之后的那个词元',
+    'training.batch.before': '你的 y[:, t + 1] 是 x[:, t]，所以 y 装的是每个位置之前的词元，而不是之后的',
+    'training.loss.formula': '你的损失拿 logits[:, t] 去对{aligned}打分，然后{reduced}；损失应是全部 B·(T-1) 个被预测词元上'
+                             '的平均，每个都拿 logits[:, t] 对下一个词元 idx[:, t + 1] 打分',
+    'training.loss.aligned.next': '下一个词元 idx[:, t + 1]',
+    'training.loss.aligned.same': '同一个词元 idx[:, t]（没有移位）',
+    'training.loss.aligned.before': '前一个词元 idx[:, t - 1]（向后移了位）',
+    'training.loss.reduced.mean': '对全部被预测的词元求平均',
+    'training.loss.reduced.per_row': '对各位置求和、再对批求平均',
+    'training.loss.reduced.sum': '对一切求和',
+    'training.step.moves': '你的这一步{moves}：顺序是清零、backward、裁剪、step',
+    'training.step.no_zero_grad': '没有先清除旧的梯度',
+    'training.step.step_first': '在 loss.backward() 之前就更新了权重',
+    'training.step.no_clip': '没有裁剪梯度',
+    'training.step.clip_after': '在更新之后才裁剪梯度',
+    'training.loop.parts': '你的循环{parts}：应在循环之前建好一个带 lr 的优化器和一个设了种子的生成器，并把 grad_clip 传下去',
+    'training.loop.optimizer': '每一步都新建一个优化器',
+    'training.loop.generator': '每一步都重新给生成器设种子（于是每次都是同一个批）',
+    'training.loop.lr': '没有把 lr 传给优化器',
+    'training.loop.clip': '没有把 grad_clip 传给 train_step',
+    # modern (lesson 14)
+    'modern.rms.centred': '，而且做了中心化（均值为 0）：RMSNorm 不减去均值',
+    'modern.rms.unscaled': '你的输出向量做了归一化，但没有乘以 self.weight{centred}',
+    'modern.rms.ratio': '去掉 weight 之后，每个向量在它的特征上的均方根应为 {rms:.3g} 或略小；你的是它的 {ratio} 倍：'
+                        '应除以 x² 在特征上的均值的平方根，eps 放在根号里面',
+    'modern.rms.ratio_range': '{low} 到 {high}',
+    'modern.rope.length': '你的旋转改变了 (x[i], x[i + hs/2]) 这些对的长度：它旋转的不是前一半对后一半的那些对'
+                          '（是相邻交错的对？），或者它根本不是旋转',
+    'modern.rope.turn': '位置 {position} 上的第 {pair} 对转了 {turn:.4g} rad；它应转 m · base^(-2i/hs) = {want:.4g} rad'
+                        '（位置 0 完全不转）',
+    'modern.swiglu.formula': '你的模块算的是 {formula}；SwiGLU 是 down_proj(silu(gate_proj(x)) * up_proj(x))：'
+                             'SiLU 只作用在门上，再乘以线性的 up 路径',
+    'modern.swiglu.no_activation': '无激活',
+    'modern.gqa.leak': '位置 0 只能关注它自己，而查询头 {head} 在那里的输出却不是任何一个 kv 头的值：'
+                       '后面的位置漏进了前面的位置，所以未来没有被藏起',
+    'modern.gqa.group': '查询头 {head} 读的是 kv 头 {reads}；每个 kv 头对应 {groups} 个查询头时，它应读 kv 头 {want}'
+                        '（h // groups）',
+    # hint(): a wrong argument
+    'hint.not_a_string': '请用字符串指明练习，例如 hint(\'softmax\')；得到的是 {name!r}',
+    'hint.out_of_range': '{exercise} 的提示是 1 到 {total}；你要的是第 {number} 条',
+}
+# --- end of the checks' diagnostics ----------------------------------------------------------------------------
+
+
 
 # --- the surfaces outside the notebooks: `gptlab env`, the CLI, the grader's pages, the handout -----------------
 MESSAGES |= {
