@@ -141,7 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func in [("course", cmd_course), ("reset", cmd_reset), ("lessons", cmd_lessons), ("env", cmd_env)]:
         sub.choices[name].set_defaults(func=func)
     _add_optional_subcommands(sub)
+    if "train" in sub.choices:  # the library's command cannot import the course's tables: hand it their say()
+        sub.choices["train"].set_defaults(say=_say, describe_device=_describe_device)
     return parser
+
+
+def _say(key: str, **fields) -> str:
+    """The course's say(): `gptlab train`'s lines in the learner's language ($GPTLAB_LANG)."""
+    from gptlab.course.messages import say
+
+    return say(key, **fields)
+
+
+def _describe_device(device) -> str:
+    from gptlab.course.envcheck import describe_device
+
+    return describe_device(device)
 
 
 def _add_optional_subcommands(sub) -> None:

@@ -388,3 +388,37 @@ def test_committed_benchmark_results_match_the_recipe_they_measured():
     assert all(len(row["bpb"]) == layouts["seeds"] and row["min"] <= row["median"] <= row["max"] for row in layouts["rows"])
     with pytest.raises(FileNotFoundError, match="there are: layouts, recipes, tuning"):
         measured("nothing")
+
+
+
+@pytest.mark.slow
+def test_cli_speaks_chinese_under_gptlab_lang_zh(tmp_path, monkeypatch, capsys):
+    """`gptlab train` belongs to the library, which cannot import the course's tables: `gptlab` hands it their say(),
+    so GPTLAB_LANG=zh gives its lines in Chinese (and the English of gptlab.training.messages otherwise)."""
+    from gptlab.cli import main
+    from gptlab.course.messages import say
+    from gptlab.training.messages import MESSAGES
+
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GPTLAB_LANG", "zh")
+    out, export = tmp_path / "run.safetensors", tmp_path / "export.safetensors"
+    args = ["train", "--recipe", "small", "--out", str(out), "--n-layer", "1", "--n-embd", "32", "--n-head", "2",
+            "--block-size", "32", "--vocab-size", "300", "--batch-size", "4", "--eval-every", "2", "--eval-batches", "1",
+            "--no-progress"]
+    assert main(args + ["--steps", "2", "--export", str(export)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("：")[0] for line in lines[:4]] == ["数据（small）", "模型", "第 2 步", "完成"]
+    assert "个验证词元（词表 300），准备用时 " in lines[0]
+    assert "CPU，1 个线程 — " in lines[1] or "GPU" in lines[1]  # the device, as `gptlab env` says it
+    assert lines[3].startswith("完成：2 步，用时 ") and lines[3].endswith(f"；检查点 {out}")
+    assert lines[4].startswith(f"已把 float16 权重导出到 {export}；SHA-256 ")
+    missing = tmp_path / "none.safetensors"
+    assert main(args + ["--steps", "3", "--resume", "--out", str(missing)]) == 2
+    assert capsys.readouterr().err.strip() == say("train.no_checkpoint", lang="zh", path=missing)
+    with pytest.raises(SystemExit, match="配方 'fast'（ModernGPT）没有 dropout"):
+        main(args + ["--recipe", "fast", "--dropout", "0.1"])
+    monkeypatch.setenv("GPTLAB_LANG", "en")
+    assert main(args + ["--steps", "3", "--resume"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == MESSAGES["train.resuming"].format(step=2, path=out) == f"resuming from step 2 of {out}"
+    assert lines[-1].startswith("done: 3 steps in ") and lines[-1].endswith(f"; checkpoint {out}")

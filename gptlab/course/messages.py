@@ -26,6 +26,8 @@ import os
 import textwrap
 import threading
 
+from gptlab.training.messages import MESSAGES as TRAIN_MESSAGES
+
 WIDTH = 100  # JupyterLab's output area shows about this many characters of monospace text before it wraps
 
 MESSAGES: dict[str, str] = {
@@ -446,6 +448,7 @@ MESSAGES |= {
     "sandbox.batch_limit": "ran past the batch's time limit",
     "sandbox.exited": "made the sandbox exit with status {code} (os._exit(), or a crash in native code)",
 }
+MESSAGES |= TRAIN_MESSAGES  # `gptlab train`'s lines, "train.*": the library keeps their English (gptlab.training.messages)
 # --- end of the surfaces block -------------------------------------------------------------------------------
 
 LANGUAGES = ("en", "zh")

@@ -1,5 +1,5 @@
 """Training: the loop (`loop`: AdamW groups, warm-up + cosine, evaluation, checkpoints, data parallelism),
-the recipes of `gptlab train` (`recipes`) and the command itself (`cli`).
+the recipes of `gptlab train` (`recipes`), the command itself (`cli`) and the English of its lines (`messages`).
 
     from gptlab.training import TrainConfig, train
     history = train(model, train_ids, val_ids, TrainConfig(steps=300))

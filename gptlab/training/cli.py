@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gptlab.training import messages
 from gptlab.training.recipes import RECIPES
 
 DEFAULT_RECIPE = "shipped"
@@ -51,6 +52,12 @@ def add_subcommands(sub) -> None:
     parser.set_defaults(func=cmd_train)
 
 
+def _say(args):
+    """How the command says its lines: the course's say() in the learner's language where `gptlab` gave it one
+    (args.say), else the English of gptlab.training.messages."""
+    return getattr(args, "say", None) or messages.say
+
+
 def resolve(args):
     """(recipe, model config, TrainConfig) from the recipe named by args, with the options given overriding it.
 
@@ -62,7 +69,7 @@ def resolve(args):
     recipe = RECIPES[args.recipe]
     model = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.model_config().items()}
     if getattr(args, "dropout", None) is not None and "dropout" not in model:
-        raise SystemExit(f"error: --dropout: recipe {recipe.name!r} ({recipe.architecture}) has no dropout")
+        raise SystemExit(_say(args)("train.no_dropout", recipe=recipe.name, architecture=recipe.architecture))
     trained = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.train.items()}
     if getattr(args, "optimizer", None) is not None:
         trained["optimizer"] = args.optimizer
@@ -93,6 +100,8 @@ def cmd_train(args) -> int:
     from gptlab.training.recipes import prepare_data
     from gptlab.training.loop import train
 
+    say = _say(args)
+    describe = getattr(args, "describe_device", None) or describe_device  # the course's: in the learner's language
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or str(default_path("mine"))
@@ -101,25 +110,26 @@ def cmd_train(args) -> int:
     started = time.perf_counter()
     tokenizer, train_ids, val_ids = prepare_data(recipe)
     if tokenizer.vocab_size != config.vocab_size:
-        print(f"note: the tokenizer stopped at {tokenizer.vocab_size} tokens", file=sys.stderr)
-    print(f"data ({recipe.name}): {len(train_ids):,} training and {len(val_ids):,} validation tokens "
-          f"(vocabulary {tokenizer.vocab_size}), prepared in {time.perf_counter() - started:.1f} s")
+        print(say("train.tokenizer_short", vocab=tokenizer.vocab_size), file=sys.stderr)
+    print(say("train.data", recipe=recipe.name, train=len(train_ids), val=len(val_ids), vocab=tokenizer.vocab_size,
+              seconds=time.perf_counter() - started))
     torch.manual_seed(train_config.seed)
     model = recipe.build()
-    print(f"model: {model.num_params():,} parameters; {describe_device(pick_device(None if args.device == 'auto' else args.device))}")
+    device = describe(pick_device(None if args.device == "auto" else args.device))
+    print(say("train.model", params=model.num_params(), device=device))
     resume = None
     if args.resume:
         try:
             resume = load_checkpoint(out)
         except FileNotFoundError:
-            print(f"error: --resume, but there is no checkpoint at {out}", file=sys.stderr)
+            print(say("train.no_checkpoint", path=out), file=sys.stderr)
             return 2
-        print(f"resuming from step {resume.step} of {out}")
+        print(say("train.resuming", step=resume.step, path=out))
 
     def report(history) -> None:
         if args.no_progress and history.eval_steps and history.eval_steps[-1] == history.steps[-1]:
-            print(f"step {history.steps[-1]}: train {history.train_losses[-1]:.4f}, val {history.val_losses[-1]:.4f}, "
-                  f"lr {history.lrs[-1]:.2e}, {history.tokens_per_s[-1]:,.0f} tok/s, {history.elapsed_s:.0f} s", flush=True)
+            print(say("train.step", step=history.steps[-1], train=history.train_losses[-1], val=history.val_losses[-1],
+                      lr=history.lrs[-1], speed=history.tokens_per_s[-1], seconds=history.elapsed_s), flush=True)
 
     def stop_politely(signum, frame):
         raise KeyboardInterrupt  # `kill` (SIGTERM) saves the checkpoint as Ctrl-C does: a background run loses nothing
@@ -130,12 +140,12 @@ def cmd_train(args) -> int:
     try:
         history = train(model, train_ids, val_ids, train_config, report, tokenizer=tokenizer, resume=resume)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the checkpoint is saved at {out}; continue with `gptlab train --resume"
-              f"{' --out ' + out if args.out else ''}`", file=sys.stderr)
+        command = "gptlab train --resume" + (" --out " + out if args.out else "")
+        print("\n" + say("train.interrupted", path=out, command=command), file=sys.stderr)
         return 130
     minutes = history.elapsed_s / 60
-    print(f"done: {history.steps[-1]} steps in {minutes:.1f} min; train loss {history.train_losses[-1]:.4f}, "
-          f"val loss {history.val_losses[-1]:.4f}; checkpoint {out}")
+    print(say("train.done", steps=history.steps[-1], minutes=minutes, train=history.train_losses[-1],
+              val=history.val_losses[-1], path=out))
     if args.export:
         metadata = {"command": "gptlab train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else "gptlab train",
                     "recipe": asdict(recipe), "seed": train_config.seed, "train_minutes": round(minutes, 1), "machine": f"{platform.machine()}, "
@@ -143,5 +153,5 @@ def cmd_train(args) -> int:
                     "final_train_loss": history.train_losses[-1], "final_val_loss": history.val_losses[-1]}
         save_checkpoint(args.export, model, tokenizer=tokenizer, step=history.steps[-1], train_config=train_config,
                         history=history, metadata=metadata, dtype=torch.float16)
-        print(f"exported float16 weights to {args.export}; SHA-256 {sha256_file(args.export)}")
+        print(say("train.exported", path=args.export, sha=sha256_file(args.export)))
     return 0

@@ -375,6 +375,17 @@ MESSAGES |= {
     'sandbox.timeout': '超时（超过 {seconds} 秒）',
     'sandbox.batch_limit': '超出了整批评分的时间上限',
     'sandbox.exited': '让沙箱以状态 {code} 退出了（os._exit()，或原生代码崩溃）',
+    # `gptlab train` (the English: gptlab.training.messages)
+    'train.tokenizer_short': '注意：分词器的词表停在了 {vocab} 个词元',
+    'train.data': '数据（{recipe}）：{train:,} 个训练词元和 {val:,} 个验证词元（词表 {vocab}），准备用时 {seconds:.1f} 秒',
+    'train.model': '模型：{params:,} 个参数；{device}',
+    'train.no_checkpoint': '错误：给了 --resume，但 {path} 处没有检查点',
+    'train.resuming': '从 {path} 的第 {step} 步继续',
+    'train.step': '第 {step} 步：训练 {train:.4f}，验证 {val:.4f}，lr {lr:.2e}，{speed:,.0f} 词元/秒，{seconds:.0f} 秒',
+    'train.interrupted': '已中断：检查点保存在 {path}；用 `{command}` 继续',
+    'train.done': '完成：{steps} 步，用时 {minutes:.1f} 分钟；训练损失 {train:.4f}，验证损失 {val:.4f}；检查点 {path}',
+    'train.exported': '已把 float16 权重导出到 {path}；SHA-256 {sha}',
+    'train.no_dropout': '错误：--dropout：配方 {recipe!r}（{architecture}）没有 dropout',
 }
 # --- end of the surfaces block -------------------------------------------------------------------------------
 
