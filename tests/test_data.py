@@ -274,6 +274,17 @@ def test_a_mixture_draws_by_weight_repeats_its_repeat_windows_and_is_fixed_by_it
     short = Mixture({"a": a}, repeat_share=1.0, min_period=2).get_batch(2000, 16, torch.Generator().manual_seed(1))[0]
     short_periods = ((short[:, 1:] - short[:, :-1]) != 1).float().argmax(dim=1) + 1
     assert set(short_periods.tolist()) == set(range(2, 10))
+    noisy = Mixture({"a": a + 1000}, random_share=0.5, random_vocab=50)
+    rows, _ = noisy.get_batch(2000, 16, torch.Generator().manual_seed(2))
+    random_rows = rows.max(dim=1).values < 50                   # the stream's ids are 1000..1999 in order
+    assert abs(random_rows.float().mean().item() - 0.5) < 0.05
+    for row in rows[random_rows][:50]:
+        period = next(p for p in range(8, 10) if torch.equal(row[p:], row[: 16 - p]))
+        assert period in (8, 9)
+    plain = Mixture({"a": a, "b": b}, {"a": 3, "b": 1}, repeat_share=0.25)   # random_share 0 draws as before
+    assert torch.equal(plain.get_batch(4000, 16, torch.Generator().manual_seed(0))[0], x)
+    with pytest.raises(ValueError, match="random_vocab"):
+        Mixture({"a": a}, random_share=0.1)
     again, _ = mix.get_batch(4000, 16, torch.Generator().manual_seed(0))
     assert torch.equal(x, again)
     half, _ = mix.get_batch(4000, 16, torch.Generator().manual_seed(0), rank=1, world_size=2)

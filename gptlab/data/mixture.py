@@ -14,6 +14,11 @@ the current token's earlier copy works at every length, as on real text. Natural
 (names, refrains), only more rarely: this is the same signal, made common. It is a documented part of the
 shipped model's recipe, not a hidden trick.
 
+A *random* repeat window (a `random_share` of them, off by default) does the same with ids drawn uniformly from
+0 .. random_vocab-1 instead of text: nothing in it but the repeat can be predicted, so it trains copying that
+does not lean on how English goes (measured in the weights README: 300 steps with 30 % text repeats and 10 %
+random ones took a model from no copying of random ids to near-exact copying).
+
 Everything is drawn from the `generator`, so a seed fixes the batches; under data parallelism every
 rank draws the same windows and keeps its own slice, as `get_batch` does.
 
@@ -33,7 +38,8 @@ class Mixture:
     """Token streams mixed by weight (each a 1-D tensor of ids), with an optional share of repeat windows."""
 
     def __init__(self, streams: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None, *,
-                 repeat_share: float = 0.0, min_period: int = 8):
+                 repeat_share: float = 0.0, min_period: int = 8, random_share: float = 0.0,
+                 random_vocab: int | None = None):
         if not streams:
             raise ValueError("Mixture needs at least one token stream")
         self.names = list(streams)
@@ -51,6 +57,11 @@ class Mixture:
         if not isinstance(min_period, int) or min_period < 1:
             raise ValueError(f"min_period must be an int >= 1; got {min_period!r}")
         self.min_period = min_period
+        if not isinstance(random_share, (int, float)) or not 0 <= random_share <= 1:
+            raise ValueError(f"random_share must be between 0 and 1; got {random_share!r}")
+        if random_share and (not isinstance(random_vocab, int) or random_vocab < 2):
+            raise ValueError(f"random_share needs random_vocab, the number of ids to draw from (an int >= 2); got {random_vocab!r}")
+        self.random_share, self.random_vocab = float(random_share), random_vocab
 
     def __len__(self) -> int:
         return sum(len(stream) for stream in self.streams)
@@ -81,6 +92,12 @@ class Mixture:
             piece = stream[start : start + length].to(torch.int64)
             copies = -(-(block_size + 1) // length)  # enough copies to fill the window
             rows.append(piece.repeat(copies)[: block_size + 1] if repeat[b] else piece)
+        if self.random_share:  # drawn only when asked for, so a mixture without them draws exactly as before
+            noise = torch.rand(batch_size, generator=generator, dtype=torch.float64) < self.random_share
+            for b in noise.nonzero().flatten().tolist():
+                length = int(torch.randint(shortest, half + 1, (1,), generator=generator))
+                piece = torch.randint(0, self.random_vocab, (length,), generator=generator)
+                rows[b] = piece.repeat(-(-(block_size + 1) // length))[: block_size + 1]
         local = batch_size // world_size
         w = torch.stack(rows[rank * local : (rank + 1) * local])  # (b, T + 1)
         x, y = w[:, :-1], w[:, 1:]

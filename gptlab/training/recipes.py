@@ -28,6 +28,7 @@ class Recipe:
     train: dict  # TrainConfig fields
     corpora: dict = field(default_factory=lambda: {"shakespeare": 1.0})  # stream -> weight
     repeat_share: float = 0.0
+    random_share: float = 0.0  # windows of random ids repeated (gptlab.data.mixture): copying that text cannot explain
     val_fraction: float = 0.05
     preset: str | None = None  # a GPTConfig preset the model starts from (read when the recipe is used)
     architecture: str = "GPT"  # "GPT" (gptlab.nn.model) or "ModernGPT" (gptlab.nn.modern_model, lesson 14)
@@ -123,9 +124,11 @@ def prepare_data(recipe: Recipe, tokenizer=None):
         raise ValueError(f"recipe {recipe.name!r} names unknown corpora {sorted(unknown)}; known: shakespeare, kjv")
     if "kjv" in recipe.corpora:
         streams["kjv"] = encode_corpus([book.text for book in books()], tokenizer)
-    if list(streams) == ["shakespeare"] and not recipe.repeat_share:
+    if list(streams) == ["shakespeare"] and not recipe.repeat_share and not recipe.random_share:
         return tokenizer, shakespeare, val_ids
-    return tokenizer, Mixture(streams, recipe.corpora, repeat_share=recipe.repeat_share), val_ids
+    ordinary = min(tokenizer.special_tokens.values(), default=tokenizer.vocab_size)  # random ids: never <|endoftext|>
+    return tokenizer, Mixture(streams, recipe.corpora, repeat_share=recipe.repeat_share, random_share=recipe.random_share,
+                              random_vocab=ordinary if recipe.random_share else None), val_ids
 
 
 def prepare_validation(recipe: Recipe, tokenizer=None):
