@@ -255,7 +255,11 @@ def test_cli_trains_exports_and_resumes(tmp_path, monkeypatch, capsys):
     out, export = tmp_path / "run.safetensors", tmp_path / "export.safetensors"
     args = ["train", "--out", str(out), "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32",
             "--vocab-size", "300", "--batch-size", "4", "--eval-every", "2", "--eval-batches", "1", "--no-progress"]
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
     assert main(args + ["--steps", "4", "--export", str(export)]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before      # the command's kill handler lasts only while it trains
     assert "SHA-256" in capsys.readouterr().out
     shipped = load_checkpoint(export)
     assert shipped.step == 4 and shipped.optimizer_state is None and shipped.tokenizer.vocab_size == 300
@@ -422,3 +426,34 @@ def test_cli_speaks_chinese_under_gptlab_lang_zh(tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[2] == MESSAGES["train.resuming"].format(step=2, path=out) == f"resuming from step 2 of {out}"
     assert lines[-1].startswith("done: 3 steps in ") and lines[-1].endswith(f"; checkpoint {out}")
+
+
+def test_a_recipe_with_random_repeat_windows_draws_random_ids_below_the_special_tokens():
+    import dataclasses
+
+    from gptlab.training.recipes import RECIPES, prepare_data
+
+    recipe = dataclasses.replace(RECIPES["small"], random_share=0.1)
+    tokenizer, source, _ = prepare_data(recipe)
+    assert source.random_share == 0.1 and source.repeat_share == 0.0
+    assert source.random_vocab == min(tokenizer.special_tokens.values()) == 2047   # never <|endoftext|>
+    _, plain, _ = prepare_data(RECIPES["small"], tokenizer)
+    assert isinstance(plain, torch.Tensor)                                          # no mixture without the windows
+
+
+def test_repeat_losses_show_the_small_model_does_not_copy_and_refuse_what_they_cannot_measure():
+    from gptlab.io import load
+    from gptlab.training.evaluate import random_halves, repeat_losses, unseen_passages
+
+    model, tokenizer = load("small")
+    passages = unseen_passages(tokenizer, count=10, length=100)
+    assert passages.shape == (10, 100) and torch.equal(passages, unseen_passages(tokenizer, count=10, length=100))
+    first, second = repeat_losses(model, passages)
+    assert first == pytest.approx(4.27, abs=0.02) and second == pytest.approx(4.35, abs=0.02)  # weights README
+    first, second = repeat_losses(model, random_halves(2047))
+    assert first > 12 and second > first - 0.5                                    # random ids: no copying either
+    assert random_halves(2047).max() < 2047 and random_halves(2047, seed=1).ne(random_halves(2047)).any()
+    with pytest.raises(ValueError, match="need a context of"):
+        repeat_losses(model, torch.zeros(1, model.config.block_size, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"\(B, n\)"):
+        repeat_losses(model, torch.zeros(5, dtype=torch.long))

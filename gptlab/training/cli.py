@@ -135,14 +135,21 @@ def cmd_train(args) -> int:
         raise KeyboardInterrupt  # `kill` (SIGTERM) saves the checkpoint as Ctrl-C does: a background run loses nothing
 
     import signal
+    import threading
 
-    signal.signal(signal.SIGTERM, stop_politely)
+    # Only while training, and only where Python can take signals (the main thread): a caller such as a test
+    # that runs the command in-process gets its own SIGTERM handling back afterwards.
+    installed = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop_politely) if installed else None
     try:
         history = train(model, train_ids, val_ids, train_config, report, tokenizer=tokenizer, resume=resume)
     except KeyboardInterrupt:
         command = "gptlab train --resume" + (" --out " + out if args.out else "")
         print("\n" + say("train.interrupted", path=out, command=command), file=sys.stderr)
         return 130
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     minutes = history.elapsed_s / 60
     print(say("train.done", steps=history.steps[-1], minutes=minutes, train=history.train_losses[-1],
               val=history.val_losses[-1], path=out))

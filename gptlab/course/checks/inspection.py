@@ -133,17 +133,26 @@ check_previous_token_score = make_check(CheckSpec(
 # --- combined mistakes: no single hint matches, so the properties must say what is wrong ------------------------
 
 
-def _score_shape_and_range(case, expected, actual):
-    if not isinstance(actual, torch.Tensor):
+def _score_properties(range_key: str, perfect_key: str, *, below_zero: bool):
+    """The properties of a head score (one per map, in [0, 1], 1 for a perfect head), named by message keys;
+    below_zero: also diagnose scores under 0 (the range message then names the lowest)."""
+    def check(case, expected, actual):
+        if not isinstance(actual, torch.Tensor):
+            return None
+        if actual.shape != expected.shape:
+            return say("inspection.score.shape", want=tuple(expected.shape), got=tuple(actual.shape))
+        low, high = float(actual.min()), float(actual.max())
+        if high > 1 + 1e-6 or (below_zero and low < -1e-6):
+            return say(range_key, low=low, high=high) if below_zero else say(range_key, high=high)
+        perfect = (expected - 1).abs() < 1e-6
+        if perfect.any() and not torch.allclose(actual[perfect], expected[perfect], atol=1e-6):
+            return say(perfect_key, score=float(actual[perfect][0]))
         return None
-    if actual.shape != expected.shape:
-        return say("inspection.score.shape", want=tuple(expected.shape), got=tuple(actual.shape))
-    if float(actual.max()) > 1 + 1e-6:
-        return say("inspection.previous_token.range", high=float(actual.max()))
-    perfect = (expected - 1).abs() < 1e-6
-    if perfect.any() and not torch.allclose(actual[perfect], expected[perfect], atol=1e-6):
-        return say("inspection.previous_token.perfect", score=float(actual[perfect][0]))
-    return None
+    return check
+
+
+_score_shape_and_range = _score_properties("inspection.previous_token.range", "inspection.previous_token.perfect",
+                                           below_zero=False)
 
 
 check_previous_token_score.spec.properties += [_score_shape_and_range]
@@ -285,17 +294,7 @@ check_induction_score = make_check(CheckSpec(
 ))
 
 
-def _induction_properties(case, expected, actual):
-    if not isinstance(actual, torch.Tensor):
-        return None
-    if actual.shape != expected.shape:
-        return say("inspection.score.shape", want=tuple(expected.shape), got=tuple(actual.shape))
-    if float(actual.max()) > 1 + 1e-6 or float(actual.min()) < -1e-6:
-        return say("inspection.induction.range", low=float(actual.min()), high=float(actual.max()))
-    perfect = (expected - 1).abs() < 1e-6
-    if perfect.any() and not torch.allclose(actual[perfect], expected[perfect], atol=1e-6):
-        return say("inspection.induction.perfect", score=float(actual[perfect][0]))
-    return None
+_induction_properties = _score_properties("inspection.induction.range", "inspection.induction.perfect", below_zero=True)
 
 
 check_induction_score.spec.properties += [_induction_properties]
