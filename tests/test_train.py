@@ -254,7 +254,8 @@ def test_cli_trains_exports_and_resumes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
     out, export = tmp_path / "run.safetensors", tmp_path / "export.safetensors"
     args = ["train", "--out", str(out), "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32",
-            "--vocab-size", "300", "--batch-size", "4", "--eval-every", "2", "--eval-batches", "1", "--no-progress"]
+            "--vocab-size", "300", "--batch-size", "4", "--eval-every", "2", "--eval-batches", "1", "--no-progress",
+            "--finish-steps", "0"]
     import signal
 
     before = signal.getsignal(signal.SIGTERM)
@@ -266,6 +267,34 @@ def test_cli_trains_exports_and_resumes(tmp_path, monkeypatch, capsys):
     assert shipped.model_state["transformer.wte.weight"].dtype == torch.float16
     assert main(args + ["--steps", "6", "--resume"]) == 0
     assert load_checkpoint(out).step == 6
+
+
+def test_the_shipped_recipe_finishes_with_a_constant_rate_phase_of_more_repeat_windows(tmp_path, monkeypatch, capsys):
+    from gptlab.io.checkpoint import load_checkpoint
+    from gptlab.cli import main
+    from gptlab.training.recipes import RECIPES
+
+    finishing = RECIPES["shipped"].finishing()
+    assert finishing.train["steps"] == 2700 and finishing.train["lr"] == finishing.train["min_lr"] == 4e-4
+    assert (finishing.repeat_share, finishing.random_share, finishing.finish) == (0.3, 0.1, None)
+    assert RECIPES["small"].finishing() is None
+    monkeypatch.setenv("GPTLAB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run.safetensors"
+    args = ["train", "--out", str(out), "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--block-size", "32",
+            "--vocab-size", "300", "--batch-size", "4", "--eval-every", "2", "--eval-batches", "1", "--no-progress",
+            "--steps", "3", "--warmup-steps", "1"]
+    assert main(args + ["--finish-steps", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "last phase: 2 steps at lr 4.0e-04 with 30% text and 10% random-id repeat windows" in printed
+    run = load_checkpoint(out)
+    lrs = run.history["lrs"]
+    assert run.step == 5 and len(lrs) == 5 and lrs[3:] == [4e-4, 4e-4] and lrs[2] < 2e-3  # the main run's cosine, then flat
+    assert run.history["eval_steps"] == [2, 3, 4, 5]  # evaluated at the end of each phase too
+    # resumed with a longer last phase: the main run is not repeated, the last phase goes on from step 5
+    assert main(args + ["--finish-steps", "4", "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "resuming from step 5" in printed and "last phase: 4 steps" in printed
+    assert load_checkpoint(out).step == 7 and load_checkpoint(out).history["lrs"][:5] == lrs
 
 
 @pytest.mark.slow

@@ -41,6 +41,8 @@ def add_subcommands(sub) -> None:
     for name in ("dropout",) + TRAIN_FLOATS:
         parser.add_argument("--" + name.replace("_", "-"), type=float, help="default: the recipe's")
     parser.add_argument("--optimizer", choices=["adamw", "muon"], help="default: the recipe's (Muon: lesson 14, benchmarks/README.md)")
+    parser.add_argument("--finish-steps", type=int,
+                        help="steps of the recipe's last phase (constant lr, more repeat windows); 0: none. Default: the recipe's")
     parser.add_argument("--grad-accum", type=int, default=1)
     parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (0: at the end only)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
@@ -73,7 +75,12 @@ def resolve(args):
     trained = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in recipe.train.items()}
     if getattr(args, "optimizer", None) is not None:
         trained["optimizer"] = args.optimizer
-    recipe = replace(recipe, model=model, train=trained, preset=None)
+    finish = recipe.finish
+    if getattr(args, "finish_steps", None) is not None:
+        if args.finish_steps < 0:
+            raise SystemExit("error: --finish-steps must be >= 0")
+        finish = {**(finish or {}), "steps": args.finish_steps} if args.finish_steps else None
+    recipe = replace(recipe, model=model, train=trained, preset=None, finish=finish)
     out = args.out
     train_config = TrainConfig(**trained, grad_accum=args.grad_accum, device=args.device,
                                dtype=getattr(args, "dtype", "auto"), checkpoint_path=out,
@@ -137,12 +144,27 @@ def cmd_train(args) -> int:
     import signal
     import threading
 
+    # The recipe's phases: its main run, then (where it has one) its finishing phase, which continues from the
+    # main run's checkpoint with its own data and learning rate. A resumed run skips the phases it has finished.
+    stages = [(recipe, train_config)]
+    finishing = recipe.finishing()
+    if finishing is not None:
+        stages.append((finishing, replace(train_config, **{k: finishing.train[k] for k in ("steps", "lr", "min_lr", "warmup_steps")})))
     # Only while training, and only where Python can take signals (the main thread): a caller such as a test
     # that runs the command in-process gets its own SIGTERM handling back afterwards.
     installed = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, stop_politely) if installed else None
+    history, reached = None, resume.step if resume is not None else 0
     try:
-        history = train(model, train_ids, val_ids, train_config, report, tokenizer=tokenizer, resume=resume)
+        for number, (stage, stage_config) in enumerate(stages):
+            if reached >= stage_config.steps and number < len(stages) - 1:
+                continue  # this phase is done; the checkpoint is where the next one starts
+            if number:
+                _, train_ids, _ = prepare_data(stage, tokenizer)
+                print(say("train.finishing", steps=stage_config.steps - stages[number - 1][1].steps, lr=stage_config.lr,
+                          repeat=stage.repeat_share, random=stage.random_share), flush=True)
+            history = train(model, train_ids, val_ids, stage_config, report, tokenizer=tokenizer, resume=resume)
+            resume, reached = out, max(reached, stage_config.steps)  # the next phase continues from this checkpoint
     except KeyboardInterrupt:
         command = "gptlab train --resume" + (" --out " + out if args.out else "")
         print("\n" + say("train.interrupted", path=out, command=command), file=sys.stderr)
@@ -150,6 +172,7 @@ def cmd_train(args) -> int:
     finally:
         if installed:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+    train_config = stages[-1][1]
     minutes = history.elapsed_s / 60
     print(say("train.done", steps=history.steps[-1], minutes=minutes, train=history.train_losses[-1],
               val=history.val_losses[-1], path=out))

@@ -18,6 +18,8 @@ MESSAGES: dict[str, str] = {
     "train.no_checkpoint": "error: --resume, but there is no checkpoint at {path}",
     "train.resuming": "resuming from step {step} of {path}",
     "train.step": "step {step}: train {train:.4f}, val {val:.4f}, lr {lr:.2e}, {speed:,.0f} tok/s, {seconds:.0f} s",
+    "train.finishing": "last phase: {steps} steps at lr {lr:.1e} with {repeat:.0%} text and {random:.0%} random-id repeat "
+                       "windows",
     "train.interrupted": "interrupted: the checkpoint is saved at {path}; continue with `{command}`",
     "train.done": "done: {steps} steps in {minutes:.1f} min; train loss {train:.4f}, val loss {val:.4f}; checkpoint {path}",
     "train.exported": "exported float16 weights to {path}; SHA-256 {sha}",

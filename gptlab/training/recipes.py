@@ -32,6 +32,9 @@ class Recipe:
     val_fraction: float = 0.05
     preset: str | None = None  # a GPTConfig preset the model starts from (read when the recipe is used)
     architecture: str = "GPT"  # "GPT" (gptlab.nn.model) or "ModernGPT" (gptlab.nn.modern_model, lesson 14)
+    # A last phase after train["steps"]: dict(steps, lr, repeat_share, random_share): that many more steps at the
+    # constant lr, on the same corpora with these shares of repeat windows, continuing the optimizer (None: no phase)
+    finish: dict | None = None
 
     def model_config(self) -> dict:
         """Every GPTConfig field the recipe sets: its preset's, then its own."""
@@ -51,6 +54,23 @@ class Recipe:
 
         return GPT(GPTConfig(**{**self.model_config(), **overrides}))
 
+    def finishing(self) -> "Recipe | None":
+        """The recipe of the last phase (its train["steps"] is where it ends, counted from step 0), or None."""
+        if not self.finish:
+            return None
+        from dataclasses import replace
+
+        unknown = set(self.finish) - {"steps", "lr", "repeat_share", "random_share"}
+        if unknown or not isinstance(self.finish.get("steps"), int) or self.finish["steps"] < 1:
+            raise ValueError(f"recipe {self.name!r}: finish needs steps (an int >= 1), lr, repeat_share and random_share; "
+                             f"got {self.finish}")
+        lr = self.finish.get("lr", self.train["min_lr"])
+        train = {**self.train, "steps": self.train["steps"] + self.finish["steps"], "lr": lr, "min_lr": lr,
+                 "warmup_steps": 0}
+        return replace(self, train=train, finish=None,
+                       repeat_share=self.finish.get("repeat_share", self.repeat_share),
+                       random_share=self.finish.get("random_share", self.random_share))
+
     @property
     def vocab_size(self) -> int:
         return self.model_config()["vocab_size"]
@@ -60,12 +80,14 @@ RECIPES: dict[str, Recipe] = {
     "shipped": Recipe(
         name="shipped",
         summary="the course's model: 6 layers x 8 heads x 256 wide (5.3 M parameters), Shakespeare and the King James "
-                "Bible, 10% repeat windows, 2400 steps of 32 x 256 tokens (19.7 M tokens)",
+                "Bible, 10% repeat windows, 2400 steps of 32 x 256 tokens, then 300 steps at lr 4e-4 with 30% text and "
+                "10% random-id repeat windows (22.1 M tokens in all)",
         model=dict(vocab_size=2048, block_size=256, n_layer=6, n_head=8, n_embd=256, dropout=0.0),
         train=dict(steps=2400, batch_size=32, lr=2e-3, min_lr=2e-4, warmup_steps=100, weight_decay=0.1, grad_clip=1.0,
                    eval_every=100, eval_batches=10, seed=1337),
         corpora={"shakespeare": 0.6, "kjv": 0.4},
         repeat_share=0.1,
+        finish=dict(steps=300, lr=4e-4, repeat_share=0.3, random_share=0.1),
     ),
     "small": Recipe(
         name="small",

@@ -383,6 +383,7 @@ MESSAGES |= {
     'train.resuming': '从 {path} 的第 {step} 步继续',
     'train.step': '第 {step} 步：训练 {train:.4f}，验证 {val:.4f}，lr {lr:.2e}，{speed:,.0f} 词元/秒，{seconds:.0f} 秒',
     'train.interrupted': '已中断：检查点保存在 {path}；用 `{command}` 继续',
+    'train.finishing': '最后阶段：{steps} 步，学习率 {lr:.1e}，{repeat:.0%} 文本重复窗口、{random:.0%} 随机 id 重复窗口',
     'train.done': '完成：{steps} 步，用时 {minutes:.1f} 分钟；训练损失 {train:.4f}，验证损失 {val:.4f}；检查点 {path}',
     'train.exported': '已把 float16 权重导出到 {path}；SHA-256 {sha}',
     'train.no_dropout': '错误：--dropout：配方 {recipe!r}（{architecture}）没有 dropout',
