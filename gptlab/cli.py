@@ -143,11 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_optional_subcommands(sub)
     if "train" in sub.choices:  # the library's command cannot import the course's tables: hand it their say()
         sub.choices["train"].set_defaults(say=_say, describe_device=_describe_device)
+    if "serve" in sub.choices:
+        sub.choices["serve"].set_defaults(say=_say)
     return parser
 
 
 def _say(key: str, **fields) -> str:
-    """The course's say(): `gptlab train`'s lines in the learner's language ($GPTLAB_LANG)."""
+    """The course's say(): `gptlab train`'s and `gptlab serve`'s lines in the learner's language ($GPTLAB_LANG)."""
     from gptlab.course.messages import say
 
     return say(key, **fields)

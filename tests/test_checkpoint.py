@@ -216,12 +216,17 @@ def test_shipped_model_checksum_is_verified(monkeypatch):
     import gptlab.io.models as pretrained
 
     verify_sha256(pretrained.shipped_path(), pretrained.SHIPPED_SHA256)
+    verify_sha256(pretrained.shipped_path("small"), pretrained.SMALL_SHA256)
+    assert pretrained.shipped_path("small").name == "small.safetensors" != pretrained.shipped_path().name
     monkeypatch.setattr(pretrained, "SHIPPED_SHA256", "0" * 64)
     with pytest.raises(CheckpointError, match="shipped.safetensors"):
         pretrained.load("shipped")
+    monkeypatch.setattr(pretrained, "SMALL_SHA256", "0" * 64)
+    with pytest.raises(CheckpointError, match="small.safetensors"):
+        pretrained.load("small")
 
 
-# Recorded in gptlab/weights/README.md: the shipped model's loss on the first 40 windows of a test play it never saw.
+# Recorded in gptlab/weights/README.md: the small model's loss on the first 40 windows of a test play it never saw.
 HELDOUT_PLAY, HELDOUT_LOSS, HELDOUT_TOLERANCE = "Macbeth", 4.3297, 0.05
 
 
@@ -236,13 +241,13 @@ def heldout_loss(model, tokenizer, title: str = HELDOUT_PLAY, windows: int = 40)
         return float(model(x, y)[1])
 
 
-def test_shipped_model_is_good_on_a_play_it_never_saw():
+def test_small_model_is_good_on_a_play_it_never_saw():
     import gptlab.io.models as pretrained
     from gptlab.data import FINETUNE_SPLITS
     from gptlab.training.loop import sample
 
     assert HELDOUT_PLAY in FINETUNE_SPLITS["test"]
-    model, tokenizer = pretrained.load("shipped")
+    model, tokenizer = pretrained.load("small")
     assert model.num_params() < 5_000_000 and 1024 <= tokenizer.vocab_size <= 2048
     assert "<|endoftext|>" in tokenizer.special_tokens
     assert tokenizer.decode(tokenizer.encode("汉字 and ☃")) == "汉字 and ☃"  # byte-level: any text encodes

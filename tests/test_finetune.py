@@ -241,3 +241,23 @@ def test_a_prompt_longer_than_the_block_is_rejected_or_cut_with_a_notice(make_gp
         respond(make_gpt(FT, eval=True), tokenizer, [long_prompt], max_tokens=2)
     idx, mask = encode_passages(tokenizer, ["word " * 200], 64, pad_id=0)
     assert idx.shape == (1, 64)  # a long passage keeps its last 64 tokens
+
+
+def test_cluster_bootstrap_is_wider_when_clusters_differ_and_ordinary_with_one_example_each():
+    from gptlab.topics.finetune import cluster_bootstrap
+
+    # six "plays" of 100 passages: three where the model is always right, three where it is always wrong
+    values = torch.tensor([1.0] * 300 + [0.0] * 300)
+    plays = [f"play {i // 100}" for i in range(600)]
+    mean, se = cluster_bootstrap(values, plays, draws=4000)
+    assert mean == 0.5 and se == pytest.approx(0.5 / 6 ** 0.5, rel=0.1)   # the spread of 6 draws of 0 or 1
+    # the same answers, each passage its own cluster: the ordinary binomial standard error, sqrt(p(1-p)/n)
+    _, independent = cluster_bootstrap(values, list(range(600)), draws=4000)
+    assert independent == pytest.approx((0.25 / 600) ** 0.5, rel=0.1) and independent < se / 5
+    # a paired difference: the same clusters, one value per example
+    mean_gap, _ = cluster_bootstrap(torch.tensor([1.0, 0.0, 1.0, 1.0]), ["a", "a", "b", "b"])
+    assert mean_gap == 0.75
+    with pytest.raises(ValueError, match="one label per value"):
+        cluster_bootstrap([1.0, 0.0], ["a"])
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        cluster_bootstrap([1.0, 0.0], ["a", "a"])

@@ -383,6 +383,24 @@ def test_the_cli_refuses_a_public_address_without_a_key(capsys):
     assert main(["--max-tokens", "0"]) == 2
 
 
+def test_gptlab_serve_speaks_chinese_under_gptlab_lang_zh(monkeypatch, capsys):
+    """Like `gptlab train`: `gptlab` hands the library's command the course's say(), so GPTLAB_LANG=zh gives its
+    lines in Chinese, and `python -m gptlab.serve` (no course) prints the English of gptlab.serve.messages."""
+    from gptlab.cli import main as gptlab_main
+    from gptlab.serve.cli import main
+    from gptlab.serve.messages import MESSAGES
+
+    monkeypatch.setenv("GPTLAB_LANG", "zh")
+    assert gptlab_main(["serve", "--host", "0.0.0.0", "--model", "/nonexistent"]) == 2
+    assert capsys.readouterr().err.strip().startswith("错误：拒绝在没有 API 密钥的情况下监听 0.0.0.0")
+    assert gptlab_main(["serve", "--port", "70000"]) == 2
+    assert capsys.readouterr().err.strip() == "错误：--port 必须在 0..65535 之间；收到的是 70000"
+    assert gptlab_main(["serve", "--model", "/nonexistent.safetensors"]) == 2
+    assert capsys.readouterr().err.startswith("错误：无法载入模型 '/nonexistent.safetensors'：")
+    assert main(["--port", "70000"]) == 2  # the library alone: English
+    assert capsys.readouterr().err.strip() == MESSAGES["serve.bad_port"].format(port=70000)
+
+
 def test_the_cli_subcommand_registers_with_argparse():
     import argparse
 

@@ -26,6 +26,7 @@ import os
 import textwrap
 import threading
 
+from gptlab.serve.messages import MESSAGES as SERVE_MESSAGES
 from gptlab.training.messages import MESSAGES as TRAIN_MESSAGES
 
 WIDTH = 100  # JupyterLab's output area shows about this many characters of monospace text before it wraps
@@ -449,6 +450,7 @@ MESSAGES |= {
     "sandbox.exited": "made the sandbox exit with status {code} (os._exit(), or a crash in native code)",
 }
 MESSAGES |= TRAIN_MESSAGES  # `gptlab train`'s lines, "train.*": the library keeps their English (gptlab.training.messages)
+MESSAGES |= SERVE_MESSAGES  # `gptlab serve`'s lines, "serve.*": their English in gptlab.serve.messages
 # --- end of the surfaces block -------------------------------------------------------------------------------
 
 LANGUAGES = ("en", "zh")

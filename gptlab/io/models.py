@@ -26,7 +26,7 @@ def download_gpt2(url: str | None = None) -> Path:
     return weights.parent
 
 
-# ----- the course's own small model (lesson 07) ---------------------------------------------------------
+# ----- the course's own models (lesson 07) -------------------------------------------------------------
 
 SHIPPED_FILE = "shipped.safetensors"  # in the gptlab.weights package; see gptlab/weights/README.md
 SHIPPED_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee"

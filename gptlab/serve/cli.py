@@ -52,18 +52,19 @@ def add_subcommands(subparsers) -> None:
 
 def cmd_serve(args) -> int:
     """Load the model, check the address is safe to use, and run uvicorn in the foreground (Ctrl-C stops it)."""
+    from gptlab.serve import messages
     from gptlab.serve.runner import is_loopback
 
+    say = getattr(args, "say", None) or messages.say  # the course's say() where `gptlab` gave one: the learner's language
     if not is_loopback(args.host) and not args.api_key and not args.insecure:
-        print(f"error: refusing to listen on {args.host} without an API key: anyone who can reach this machine could use "
-              "the model. Pass --api-key KEY (or set GPTLAB_API_KEY), or --insecure on a network you trust.", file=sys.stderr)
+        print(say("serve.no_key", host=args.host), file=sys.stderr)
         return 2
     for name in ("max_tokens", "max_prompt_tokens", "max_queue", "capacity"):
         if getattr(args, name) < 1:
-            print(f"error: --{name.replace('_', '-')} must be >= 1", file=sys.stderr)
+            print(say("serve.at_least_one", option=name.replace("_", "-")), file=sys.stderr)
             return 2
     if not 0 <= args.port <= 65535:
-        print(f"error: --port must be in 0..65535; got {args.port}", file=sys.stderr)
+        print(say("serve.bad_port", port=args.port), file=sys.stderr)
         return 2
     import uvicorn
 
@@ -79,7 +80,7 @@ def cmd_serve(args) -> int:
     try:
         model, tokenizer, name = load_for_serving(args.model, args.tokenizer)
     except (OSError, ValueError) as error:
-        print(f"error: cannot load the model {args.model!r}: {error}", file=sys.stderr)
+        print(say("serve.cannot_load", model=args.model, error=error), file=sys.stderr)
         return 2
     name = args.name or name
     limits = Limits(max_tokens=args.max_tokens, max_prompt_tokens=args.max_prompt_tokens,
@@ -87,17 +88,15 @@ def cmd_serve(args) -> int:
     app = create_app(model, tokenizer, name, api_key=args.api_key, limits=limits, max_queue=args.max_queue,
                      capacity=args.capacity)
     if not is_loopback(args.host) and not args.api_key:
-        print(f"warning: listening on {args.host} with no API key (--insecure)", file=sys.stderr)
+        print(say("serve.insecure", host=args.host), file=sys.stderr)
     try:
         sock = bind(args.host, args.port)
     except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(say("serve.cannot_bind", error=error), file=sys.stderr)
         return 2
     shown = f"[{args.host}]" if ":" in args.host else args.host
     port = sock.getsockname()[1]
-    print(f"Serving {name!r} ({model.num_params():,} parameters) at http://{shown}:{port}/v1 — "
-          f"OpenAI(base_url='http://{shown}:{port}/v1', api_key=...); chat in a browser at http://{shown}:{port}/ . "
-          "Ctrl-C stops it.", flush=True)
+    print(say("serve.serving", name=name, params=model.num_params(), host=shown, port=port), flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5))
     server.run(sockets=[sock])
     return 0

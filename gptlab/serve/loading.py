@@ -13,14 +13,14 @@ __all__ = ["load_for_serving"]
 def load_for_serving(source: str = "shipped", tokenizer_dir: str | Path | None = None, device=None):
     """(model, tokenizer, name) for `gptlab serve --model SOURCE`.
 
-    SOURCE: "shipped" (the course's small model), "mine" (yours from lesson 07; else the shipped one) or "chat"
-    (lesson 10's chat model) via
+    SOURCE: "shipped" (the course's model, 5.3 M parameters), "small" (the first shipped model, 1.1 M), "mine"
+    (yours from lesson 07; else the shipped one) or "chat" (lesson 10's chat model) via
     gptlab.io.load; a .safetensors checkpoint written by gptlab (its tokenizer is inside); or a
     directory in GPT-2's Hugging Face format (config.json + model.safetensors / pytorch_model.bin), whose
     tokenizer is its own vocab.json + merges.txt or the ones in `tokenizer_dir`. name: what clients pass
     as `model` (the source's name, or the file's / directory's stem).
     """
-    if source in ("shipped", "mine", "chat"):
+    if source in ("shipped", "small", "mine", "chat"):
         from gptlab.io import load
 
         model, tokenizer = load(source, device)

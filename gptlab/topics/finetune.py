@@ -223,6 +223,31 @@ def bag_of_words_accuracy(train_texts: Sequence[str], train_labels: Sequence[int
 # --- instruction following -----------------------------------------------------------------------
 
 
+def cluster_bootstrap(values: Sequence[float] | torch.Tensor, clusters: Sequence, *, draws: int = 2000,
+                      seed: int = 0) -> tuple[float, float]:
+    """(mean, standard error) of `values` (one per example: 1/0 for right/wrong, or a paired difference of two
+    models' 1/0) when the examples come in `clusters` (e.g. the play each passage is from) that are not
+    independent: draw as many clusters as there are, with replacement, pool their examples, take the mean;
+    the standard deviation of `draws` such means is the standard error. With one example per cluster this is
+    the ordinary bootstrap; with few clusters it is honestly wide.
+    """
+    values = torch.as_tensor(values, dtype=torch.float64).flatten()
+    if len(clusters) != len(values) or not len(values):
+        raise ValueError(f"{len(values)} values but {len(clusters)} cluster labels: give one label per value")
+    if not isinstance(draws, int) or draws < 2:
+        raise ValueError(f"draws must be an int >= 2; got {draws!r}")
+    names = sorted(set(clusters), key=str)
+    if len(names) < 2:
+        raise ValueError("a cluster bootstrap needs at least 2 clusters; with one there is nothing to resample")
+    index = {name: i for i, name in enumerate(names)}
+    which = torch.tensor([index[c] for c in clusters])
+    sums = torch.zeros(len(names), dtype=torch.float64).index_add_(0, which, values)
+    counts = torch.bincount(which, minlength=len(names)).to(torch.float64)
+    picks = torch.randint(len(names), (draws, len(names)), generator=torch.Generator().manual_seed(seed))
+    means = sums[picks].sum(1) / counts[picks].sum(1)
+    return float(values.mean()), float(means.std())
+
+
 def encode_instruction(tokenizer, prompt: str, response: str, block_size: int) -> tuple[list[int], list[int]]:
     """(prompt ids, response ids + <|endoftext|>). Rejects an example longer than block_size + 1 tokens.
 

@@ -375,6 +375,14 @@ MESSAGES |= {
     'sandbox.timeout': '超时（超过 {seconds} 秒）',
     'sandbox.batch_limit': '超出了整批评分的时间上限',
     'sandbox.exited': '让沙箱以状态 {code} 退出了（os._exit()，或原生代码崩溃）',
+    # `gptlab serve` (the English: gptlab.serve.messages)
+    'serve.no_key': '错误：拒绝在没有 API 密钥的情况下监听 {host}：任何能连到这台机器的人都能使用这个模型。请传入 --api-key KEY（或设置 GPTLAB_API_KEY），或者在你信任的网络上用 --insecure。',
+    'serve.at_least_one': '错误：--{option} 必须 >= 1',
+    'serve.bad_port': '错误：--port 必须在 0..65535 之间；收到的是 {port}',
+    'serve.cannot_load': '错误：无法载入模型 {model!r}：{error}',
+    'serve.insecure': '警告：正在没有 API 密钥的情况下监听 {host}（--insecure）',
+    'serve.cannot_bind': '错误：{error}',
+    'serve.serving': "正在 http://{host}:{port}/v1 上提供 {name!r}（{params:,} 个参数）—— OpenAI(base_url='http://{host}:{port}/v1', api_key=...)；在浏览器中聊天：http://{host}:{port}/ 。按 Ctrl-C 停止。",
     # `gptlab train` (the English: gptlab.training.messages)
     'train.tokenizer_short': '注意：分词器的词表停在了 {vocab} 个词元',
     'train.data': '数据（{recipe}）：{train:,} 个训练词元和 {val:,} 个验证词元（词表 {vocab}），准备用时 {seconds:.1f} 秒',
