@@ -29,10 +29,10 @@ def download_gpt2(url: str | None = None) -> Path:
 # ----- the course's own models (lesson 07) -------------------------------------------------------------
 
 SHIPPED_FILE = "shipped.safetensors"  # in the gptlab.weights package; see gptlab/weights/README.md
-SHIPPED_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee"
+SHIPPED_SHA256 = "cabec6fa55883067f92555a3d5691cb6caffc8e2caaddf4541bfab6d595ca558"
 # "small": the first shipped model (gptlab train --recipe small, 1.09 M parameters), for the lessons whose CPU
-# budget a larger model does not fit (lesson 10's fine-tuning, the chat model built from it)
-SMALL_FILE = "shipped.safetensors"
+# budget the shipped one (5.3 M) does not fit: lesson 10's fine-tuning and the chat model built from it
+SMALL_FILE = "small.safetensors"
 SMALL_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee"
 MODEL_NAMES = ("shipped", "small", "mine", "chat")
 

@@ -117,7 +117,8 @@ def instruction_messages(example, answer: bool = True) -> list[dict]:
 
 def make_chat_model(base=None, tokenizer=None, examples=None, *, steps: int = 400, batch_size: int = 16,
                     lr: float = 3e-3, seed: int = 0, save: bool = True, progress: bool = True):
-    """The course's chat model: a copy of `base` (default: the shipped model) fine-tuned on `examples` (default:
+    """The course's chat model: a copy of `base` (default: the small shipped model, load("small"), whose
+    fine-tuning fits lesson 10's CPU budget) fine-tuned on `examples` (default:
     the instruction set's training split) written as chats, loss on the answers only. With save=True it is
     written to gptlab.io.checkpoint.default_path("chat"), where gptlab.io.load("chat") and `gptlab serve --model
     chat` find it. Returns (model, tokenizer, RunLog). About 15 s on 2 CPU cores with the defaults.
@@ -134,7 +135,7 @@ def make_chat_model(base=None, tokenizer=None, examples=None, *, steps: int = 40
     from gptlab.topics.finetune import train_instructions
 
     if base is None:
-        base, shipped_tokenizer = load("shipped")
+        base, shipped_tokenizer = load("small")
         tokenizer = tokenizer or shipped_tokenizer
     if tokenizer is None:
         raise ValueError("pass the tokenizer of `base`")

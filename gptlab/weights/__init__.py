@@ -1,4 +1,5 @@
-"""The small GPT the course ships (shipped.safetensors); load it with gptlab.io.load("shipped").
+"""The GPTs the course ships: shipped.safetensors (gptlab.io.load("shipped"), 6 layers, 5.3 M parameters) and
+small.safetensors (gptlab.io.load("small"), the first shipped model: 4 layers, 1.1 M parameters).
 
-See README.md in this folder for how it was trained and how to reproduce it.
+See README.md in this folder for how each was trained and how to reproduce it.
 """
