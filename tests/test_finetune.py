@@ -261,3 +261,34 @@ def test_cluster_bootstrap_is_wider_when_clusters_differ_and_ordinary_with_one_e
         cluster_bootstrap([1.0, 0.0], ["a"])
     with pytest.raises(ValueError, match="at least 2 clusters"):
         cluster_bootstrap([1.0, 0.0], ["a", "a"])
+
+
+def test_passage_losses_ignore_padding_and_the_lm_score_classifier_trains_every_layer(tokenizer):
+    import torch.nn.functional as F
+
+    from gptlab.topics.finetune import LMScoreClassifier, passage_losses
+
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig(**FT, dropout=0.0)).eval()
+    short, long = "to be or not", "to be or not to be, that is the question"
+    pad = tokenizer.special_tokens.get("<|endoftext|>", 0)
+    idx, mask = encode_passages(tokenizer, [short, long], max_tokens=32, pad_id=pad)
+    with torch.no_grad():
+        losses = passage_losses(gpt, idx, mask)
+    alone = torch.tensor([tokenizer.encode(short)])
+    expected = F.cross_entropy(gpt(alone)[0][0, :-1], alone[0, 1:])
+    assert losses.shape == (2,) and torch.allclose(losses[0], expected, atol=1e-5)   # the padding after it is not scored
+    with pytest.raises(ValueError, match="fewer than 2 real tokens"):
+        passage_losses(gpt, idx[:, :2], torch.tensor([[1, 0], [1, 1]]))
+
+    classifier = LMScoreClassifier(gpt)
+    threshold = classifier.calibrate(idx, mask)
+    assert threshold == pytest.approx(float(losses.mean()), abs=1e-5)
+    with torch.no_grad():
+        logits = classifier(idx, mask)
+    score = classifier.scale.detach().item() * (threshold - losses)
+    assert logits.shape == (2, 2) and torch.allclose(logits[:, 1] - logits[:, 0], score, atol=1e-5)
+    assert predict(classifier, idx, mask).tolist() == [int(s > 0) for s in score.tolist()]
+    before = gpt.transformer.h[0].attn.c_attn.weight.detach().clone()
+    train_classifier(classifier, idx, mask, torch.tensor([1, 0]), steps=3, batch_size=2, lr=1e-2, progress=False)
+    assert not torch.equal(before, gpt.transformer.h[0].attn.c_attn.weight)   # the loss reaches the body's weights

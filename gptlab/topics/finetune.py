@@ -79,6 +79,50 @@ class GPTClassifier(nn.Module):
         return self.head(pool_last_token(hidden_states(self.gpt, idx), mask))
 
 
+def passage_losses(gpt: nn.Module, idx: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B,) the GPT's mean next-token loss (nats) over each passage's real tokens: how surprised its language
+    model is by the passage. A position counts when it and the token it predicts are both real (mask 1)."""
+    out = gpt(idx)
+    logits = out[0] if isinstance(out, tuple) else out  # (B, T, V); gptlab's GPT returns (logits, loss)
+    losses = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), idx[:, 1:], reduction="none")  # (B, T - 1)
+    counted = (mask[:, 1:] * mask[:, :-1]).to(losses.dtype)
+    if (counted.sum(1) == 0).any():
+        raise ValueError("a passage has fewer than 2 real tokens: there is no next token to score")
+    return (losses * counted).sum(1) / counted.sum(1)
+
+
+class LMScoreClassifier(nn.Module):
+    """Two classes read off the GPT's own language model: a passage is class 1 when the model finds it less
+    surprising than a learned threshold. logits = (−s/2, s/2) with s = scale × (threshold − passage loss).
+
+    Every weight of the GPT still trains (the loss flows through its predictions), plus two numbers: scale and
+    threshold. `calibrate(idx, mask)` starts the threshold at the mean passage loss of the given (training)
+    passages, so a model of any quality starts at its own midpoint. forward(idx, mask) -> logits (B, 2).
+    """
+
+    def __init__(self, gpt: nn.Module):
+        super().__init__()
+        self.gpt = gpt
+        self.config = gpt.config
+        self.num_classes = 2
+        self.scale = nn.Parameter(torch.tensor(1.0))
+        self.threshold = nn.Parameter(torch.tensor(0.0))
+
+    @torch.no_grad()
+    def calibrate(self, idx: torch.Tensor, mask: torch.Tensor, batch_size: int = 100) -> float:
+        was_training = self.training
+        self.eval()
+        losses = torch.cat([passage_losses(self.gpt, idx[i:i + batch_size], mask[i:i + batch_size])
+                            for i in range(0, idx.shape[0], batch_size)])
+        self.threshold.fill_(float(losses.mean()))
+        self.train(was_training)
+        return self.threshold.detach().item()
+
+    def forward(self, idx: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        score = self.scale * (self.threshold - passage_losses(self.gpt, idx, mask))  # (B,): > 0 means class 1
+        return torch.stack([-score / 2, score / 2], dim=-1)
+
+
 def freeze_layers(classifier: GPTClassifier, trainable_blocks: int | None) -> int:
     """Train only the last `trainable_blocks` blocks, ln_f and the head (None: everything). Returns the trainable count."""
     gpt = classifier.gpt
