@@ -1,9 +1,9 @@
 """`gptlab train`: pretrain the course's GPT from a fixed seed, by a recipe of gptlab.training.recipes.
 
 With no options it trains recipe "shipped": a byte-level BPE of 2048 tokens trained on the pretraining
-plays, then a 6-layer GPT on Shakespeare mixed with the King James Bible, the planned successor of the
-file the course ships; ``--recipe small`` reproduces that file (gptlab/weights/, ``gptlab.io.load("shipped")``)
-and ``--recipe fast`` is lesson 14's faster recipe. The checkpoint goes to
+plays, then a 6-layer GPT on Shakespeare mixed with the King James Bible, and a last phase with more repeat
+windows: the file the course ships (gptlab/weights/, ``gptlab.io.load("shipped")``). ``--recipe small`` reproduces
+the first, smaller one (``load("small")``) and ``--recipe fast`` is lesson 14's faster recipe. The checkpoint goes to
 ``$GPTLAB_CACHE/checkpoints/mine.safetensors`` (what ``load("mine")`` reads) unless --out says otherwise;
 Ctrl-C saves it, and ``--resume`` continues. ``--export FILE`` also writes a float16, weights-only copy
 (the shipped format) and prints its SHA-256. ``kill`` (SIGTERM) saves the checkpoint as Ctrl-C does, so a run
@@ -28,7 +28,7 @@ TRAIN_FLOATS = ("lr", "min_lr", "weight_decay", "grad_clip")
 
 def add_subcommands(sub) -> None:
     recipes = "; ".join(f"{name}: {recipe.summary}" for name, recipe in RECIPES.items())
-    parser = sub.add_parser("train", help="pretrain the course's GPT from a seed, by a recipe (--recipe small reproduces the shipped model)",
+    parser = sub.add_parser("train", help="pretrain the course's GPT from a seed, by a recipe (the default reproduces the shipped model)",
                             description=__doc__.split("\n\n")[1] + f" Recipes — {recipes}.",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=sorted(RECIPES),
