@@ -69,6 +69,8 @@ def test_looking_inside_runs_on_a_learners_own_small_untrained_model(tmp_path, m
     nb = run(nbformat.read(ROOT / "solutions" / "09_looking_inside.ipynb", as_version=4), tmp_path)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "your own model from lesson 07" in printed and "2 layers × 2 heads, 32 wide" in printed
+    assert "your model reads at most 64 tokens, fewer than two copies of 60: left out here" in printed
+    assert printed.count("your model:") == 1 and "your model, layer by layer:" in printed   # ranked, lens; no copy test
 
 
 @pytest.mark.slow
