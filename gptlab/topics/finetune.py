@@ -264,9 +264,6 @@ def bag_of_words_accuracy(train_texts: Sequence[str], train_labels: Sequence[int
     return correct / len(predicted), predicted
 
 
-# --- instruction following -----------------------------------------------------------------------
-
-
 def cluster_bootstrap(values: Sequence[float] | torch.Tensor, clusters: Sequence, *, draws: int = 2000,
                       seed: int = 0) -> tuple[float, float]:
     """(mean, standard error) of `values` (one per example: 1/0 for right/wrong, or a paired difference of two
@@ -290,6 +287,9 @@ def cluster_bootstrap(values: Sequence[float] | torch.Tensor, clusters: Sequence
     picks = torch.randint(len(names), (draws, len(names)), generator=torch.Generator().manual_seed(seed))
     means = sums[picks].sum(1) / counts[picks].sum(1)
     return float(values.mean()), float(means.std())
+
+
+# --- instruction following -----------------------------------------------------------------------
 
 
 def encode_instruction(tokenizer, prompt: str, response: str, block_size: int) -> tuple[list[int], list[int]]:
