@@ -165,7 +165,7 @@ def _add_optional_subcommands(sub) -> None:
     """Subcommands that live beside the code they drive: each module adds its own (sets `func`)."""
     import importlib
 
-    for module in ["gptlab.course.grading.cli", "gptlab.training.cli", "gptlab.serve.cli"]:
+    for module in ["gptlab.course.grading.cli", "gptlab.training.cli", "gptlab.serve.cli", "gptlab.topics.chat_cli"]:
         try:
             importlib.import_module(module).add_subcommands(sub)
         except ModuleNotFoundError as error:

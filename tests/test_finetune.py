@@ -292,3 +292,18 @@ def test_passage_losses_ignore_padding_and_the_lm_score_classifier_trains_every_
     before = gpt.transformer.h[0].attn.c_attn.weight.detach().clone()
     train_classifier(classifier, idx, mask, torch.tensor([1, 0]), steps=3, batch_size=2, lr=1e-2, progress=False)
     assert not torch.equal(before, gpt.transformer.h[0].attn.c_attn.weight)   # the loss reaches the body's weights
+
+
+def test_wilson_interval_matches_the_textbook_values_and_stays_inside_0_1():
+    from gptlab.topics.finetune import wilson_interval
+
+    low, high = wilson_interval(50, 100)
+    assert (round(low, 4), round(high, 4)) == (0.4038, 0.5962)  # p = 0.5, n = 100
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and 0.16 < high < 0.17                     # 0 hits: not the empty interval [0, 0]
+    low, high = wilson_interval(20, 20)
+    assert high == 1.0 and 0.83 < low < 0.84
+    with pytest.raises(ValueError, match="hits"):
+        wilson_interval(21, 20)
+    with pytest.raises(ValueError, match="n must"):
+        wilson_interval(0, 0)

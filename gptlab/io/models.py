@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gptlab.nn.gpt2 import CheckpointError, write_gpt2_config
 
-__all__ = ["MODEL_NAMES", "SHIPPED_FILE", "SHIPPED_SHA256", "SMALL_FILE", "SMALL_SHA256", "ShippedModelFallback", "download_gpt2",
+__all__ = ["CHAT_FILE", "CHAT_SHA256", "MODEL_NAMES", "SHIPPED_FILE", "SHIPPED_SHA256", "SMALL_FILE", "SMALL_SHA256", "ShippedModelFallback", "download_gpt2",
            "load", "shipped_path"]
 
 
@@ -34,7 +34,13 @@ SHIPPED_SHA256 = "cabec6fa55883067f92555a3d5691cb6caffc8e2caaddf4541bfab6d595ca5
 # budget the shipped one (5.3 M) does not fit: lesson 10's fine-tuning and the chat model built from it
 SMALL_FILE = "small.safetensors"
 SMALL_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee"
-MODEL_NAMES = ("shipped", "small", "mine", "chat")
+# "shipped-chat": the shipped model fine-tuned with the chat template (gptlab chat-tune, CHAT_RECIPE); what
+# lesson 12 and `gptlab serve --model shipped-chat` chat with
+CHAT_FILE = "chat.safetensors"
+CHAT_SHA256 = "5782baa9ef98723c5770d6e9be021baba57173c64d9e84a51359e1ac50a36768"
+MODEL_NAMES = ("shipped", "small", "mine", "chat", "shipped-chat")
+SHIPPED_FILES = {"shipped": (SHIPPED_FILE, SHIPPED_SHA256), "small": (SMALL_FILE, SMALL_SHA256),
+                 "shipped-chat": (CHAT_FILE, CHAT_SHA256)}
 
 
 class ShippedModelFallback(UserWarning):
@@ -42,18 +48,17 @@ class ShippedModelFallback(UserWarning):
 
 
 def shipped_path(name: str = "shipped") -> Path:
-    """The file of a model that ships with gptlab, "shipped" or "small" (float16 weights, tokenizer and config in
-    one file)."""
+    """The file of a model that ships with gptlab, "shipped", "small" or "shipped-chat" (float16 weights,
+    tokenizer and config in one file)."""
     from importlib import resources
 
-    files = {"shipped": SHIPPED_FILE, "small": SMALL_FILE}
-    if name not in files:
-        raise ValueError(f"no shipped file named {name!r}: use {' or '.join(map(repr, files))}")
-    return Path(str(resources.files("gptlab.weights").joinpath(files[name])))
+    if name not in SHIPPED_FILES:
+        raise ValueError(f"no shipped file named {name!r}: use {', '.join(map(repr, SHIPPED_FILES))}")
+    return Path(str(resources.files("gptlab.weights").joinpath(SHIPPED_FILES[name][0])))
 
 
 def load(name: str = "shipped", device=None):
-    """(model, tokenizer) for a course model: "shipped", "small", "mine", "chat" (or a path to a checkpoint file).
+    """(model, tokenizer) for a course model: "shipped", "small", "mine", "chat", "shipped-chat" (or a checkpoint file).
 
     "shipped": the GPT trained by `gptlab train` (gptlab/weights/README.md says by which recipe), never on the
     fine-tuning lesson's held-out plays, checked against its SHA-256 before loading. "small": the first
@@ -61,19 +66,20 @@ def load(name: str = "shipped", device=None):
     from lesson 07 at gptlab.io.checkpoint.default_path("mine") = $GPTLAB_CACHE/checkpoints/mine.safetensors;
     if there is none yet, the shipped model, with a ShippedModelFallback warning. "chat": the shipped model
     fine-tuned on the instruction set written as chats (lesson 10 saves it at default_path("chat")); a
-    CheckpointError saying how to make it when there is none.
+    CheckpointError saying how to make it when there is none. "shipped-chat": the chat model that ships, the
+    shipped model fine-tuned by `gptlab chat-tune` (gptlab/weights/README.md), checked against its SHA-256.
     The model is float32, in eval mode, on `device` (default CPU); the tokenizer a BPETokenizer.
     """
     import warnings
 
     from gptlab.io.checkpoint import default_path, load_model, verify_sha256
 
-    if name in ("shipped", "small"):
+    if name in SHIPPED_FILES:
         path = shipped_path(name)
         if not path.is_file():
             raise CheckpointError(f"the {name} model {path} is missing from this installation (reinstall gptlab, or "
                                   "retrain it with `gptlab train --export` as gptlab/weights/README.md describes)")
-        verify_sha256(path, SHIPPED_SHA256 if name == "shipped" else SMALL_SHA256)
+        verify_sha256(path, SHIPPED_FILES[name][1])
         return load_model(path, device)
     if name == "mine":
         path = default_path("mine")
@@ -90,4 +96,5 @@ def load(name: str = "shipped", device=None):
                               "Python: gptlab.topics.chat.make_chat_model(); lesson 12 makes one itself when it is missing")
     if isinstance(name, (str, Path)) and Path(name).suffix and Path(name).is_file():
         return load_model(Path(name), device)
-    raise ValueError(f"unknown model {name!r}: use 'shipped', 'small', 'mine', 'chat', or the path of a checkpoint file")
+    raise ValueError(f"unknown model {name!r}: use 'shipped', 'small', 'mine', 'chat', 'shipped-chat', or the path of a "
+                     "checkpoint file")

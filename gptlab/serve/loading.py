@@ -14,13 +14,14 @@ def load_for_serving(source: str = "shipped", tokenizer_dir: str | Path | None =
     """(model, tokenizer, name) for `gptlab serve --model SOURCE`.
 
     SOURCE: "shipped" (the course's model, 5.3 M parameters), "small" (the first shipped model, 1.1 M), "mine"
-    (yours from lesson 07; else the shipped one) or "chat" (lesson 10's chat model) via
+    (yours from lesson 07; else the shipped one), "chat" (lesson 10's chat model) or "shipped-chat" (the chat
+    model that ships: the shipped one fine-tuned with the chat template) via
     gptlab.io.load; a .safetensors checkpoint written by gptlab (its tokenizer is inside); or a
     directory in GPT-2's Hugging Face format (config.json + model.safetensors / pytorch_model.bin), whose
     tokenizer is its own vocab.json + merges.txt or the ones in `tokenizer_dir`. name: what clients pass
     as `model` (the source's name, or the file's / directory's stem).
     """
-    if source in ("shipped", "small", "mine", "chat"):
+    if source in ("shipped", "small", "mine", "chat", "shipped-chat"):
         from gptlab.io import load
 
         model, tokenizer = load(source, device)
@@ -51,5 +52,6 @@ def load_for_serving(source: str = "shipped", tokenizer_dir: str | Path | None =
 
             tokenizer = BPETokenizer.load(Path(tokenizer_dir).expanduser())
         return model.eval(), tokenizer, path.stem
-    raise FileNotFoundError(f"no model {source!r}: use 'shipped', 'mine', a gptlab checkpoint file (.safetensors) "
+    raise FileNotFoundError(f"no model {source!r}: use 'shipped', 'small', 'mine', 'chat', 'shipped-chat', a gptlab "
+                            "checkpoint file (.safetensors) "
                             "or a GPT-2-format directory")

@@ -33,7 +33,8 @@ HEADERS = {"system": "### System:\n", "user": "### User:\n", "assistant": "### A
 END_OF_TURN = "<|endoftext|>"
 IGNORE_INDEX = -100  # positions whose target is this are left out of the loss (F.cross_entropy's ignore_index)
 
-__all__ = ["END_OF_TURN", "HEADERS", "ROLES", "chat_example", "chat_pair", "check_messages", "instruction_messages", "make_chat_model", "render_chat"]
+__all__ = ["CHAT_RECIPE", "END_OF_TURN", "HEADERS", "ROLES", "chat_example", "chat_exact_match", "chat_pair", "chat_training_examples",
+           "check_messages", "instruction_messages", "make_chat_model", "render_chat", "tune_chat"]
 
 
 def check_messages(messages: Sequence[Mapping]) -> list[tuple[str, str]]:
@@ -115,13 +116,104 @@ def instruction_messages(example, answer: bool = True) -> list[dict]:
     return messages
 
 
+# The recipe of the chat model that ships (gptlab/weights/chat.safetensors, load("shipped-chat")): the shipped
+# model fine-tuned on ten draws of the instruction set's training split (40,000 chats) — measured offline, one
+# draw (4000) is learned by heart by step 600 and plateaus near 0.5 exact match (gptlab/weights/README.md).
+CHAT_RECIPE = {"base": "shipped", "draws": 10, "steps": 3000, "batch_size": 32, "lr": 1e-3, "warmup_steps": 100,
+               "min_lr": 1e-4, "seed": 0}
+
+
+def chat_training_examples(draws: int = 1) -> list:
+    """The instruction set's training split drawn `draws` times with seeds 0, 1, ... (4000 chats per draw): the
+    same tasks and the same 29 pretraining plays, new word choices and speeches each draw.
+
+    Taught in: solutions/10_fine_tuning.ipynb
+    """
+    from gptlab.data.finetune_sets import instruction_examples
+
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be an int >= 1; got {draws!r}")
+    return [e for seed in range(draws) for e in instruction_examples("train", seed=seed)]
+
+
+def chat_exact_match(model, tokenizer, examples, max_tokens: int = 10) -> dict[str, float]:
+    """Exact match of a chat model's greedy answers to `examples` asked as chats (instruction_messages), per task
+    and "all": what lesson 10 reports and lesson 12 asks again through chat.completions.
+
+    Taught in: solutions/10_fine_tuning.ipynb
+    """
+    from gptlab.topics.finetune import exact_match, respond
+
+    prompts = [render_chat(instruction_messages(e, answer=False)) for e in examples]
+    return exact_match(respond(model, tokenizer, prompts, max_tokens=max_tokens), examples)
+
+
+def tune_chat(model, tokenizer, examples, *, steps: int, batch_size: int = 16, lr: float = 3e-3,
+              warmup_steps: int = 0, min_lr: float | None = None, max_norm: float | None = 1.0, eval_every: int = 0,
+              eval_examples=None, seed: int = 0, progress: bool = True):
+    """Fine-tune `model` in place on `examples` written as chats, loss on the answers only; returns a RunLog.
+
+    AdamW at `lr` (constant; with warmup_steps and min_lr: linear warm-up, then cosine decay to min_lr), batches
+    drawn as gptlab.topics.finetune.train_instructions draws them, gradients clipped to max_norm (None: not
+    clipped, as train_instructions does). With eval_every and
+    eval_examples, log.evals holds (step, chat_exact_match) every eval_every steps and at the end.
+
+    Taught in: solutions/10_fine_tuning.ipynb
+    """
+    import math
+    import time
+
+    import torch
+
+    from gptlab.topics.finetune import RunLog, _batches, instruction_batch
+    from gptlab.training.loop import optimise
+
+    if not examples:
+        raise ValueError("no training examples")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1; got {steps!r}")
+    pairs = [chat_pair(tokenizer, instruction_messages(e)) for e in examples]
+    pad = tokenizer.special_tokens[END_OF_TURN]
+    floor = lr if min_lr is None else min_lr
+
+    def factor(step: int) -> float:
+        if min_lr is None and not warmup_steps:
+            return 1.0
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress_ = min(1.0, (step - warmup_steps) / max(1, steps - warmup_steps))
+        return (floor + 0.5 * (1 + math.cos(math.pi * progress_)) * (lr - floor)) / lr
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    log, start = RunLog(), time.perf_counter()
+    batches = iter(_batches(len(pairs), batch_size, steps, seed))
+    chunk = eval_every if eval_every and eval_examples is not None else steps
+    done = 0
+    while done < steps:
+        n = min(chunk, steps - done)
+        model.train()
+        losses = (model(*instruction_batch([pairs[i] for i in next(batches).tolist()], pad))[1] for _ in range(n))
+        log.losses += optimise(optimizer, losses, schedule=schedule, clip_params=params if max_norm else None,
+                               max_norm=max_norm or 1.0, steps=n, progress=progress,
+                               desc=f"chat fine-tuning {done + n}/{steps}")
+        done += n
+        model.eval()
+        if eval_examples is not None and eval_every:
+            log.evals.append((done, chat_exact_match(model, tokenizer, eval_examples)))
+    log.seconds, log.steps = time.perf_counter() - start, steps
+    return log
+
+
 def make_chat_model(base=None, tokenizer=None, examples=None, *, steps: int = 400, batch_size: int = 16,
                     lr: float = 3e-3, seed: int = 0, save: bool = True, progress: bool = True):
-    """The course's chat model: a copy of `base` (default: the small shipped model, load("small"), whose
-    fine-tuning fits lesson 10's CPU budget) fine-tuned on `examples` (default:
-    the instruction set's training split) written as chats, loss on the answers only. With save=True it is
-    written to gptlab.io.checkpoint.default_path("chat"), where gptlab.io.load("chat") and `gptlab serve --model
-    chat` find it. Returns (model, tokenizer, RunLog). About 15 s on 2 CPU cores with the defaults.
+    """A chat model made in lesson 10's budget: a copy of `base` (default: the small shipped model, load("small"),
+    whose fine-tuning fits a lesson on a CPU) fine-tuned on `examples` (default: the instruction set's training
+    split) written as chats, loss on the answers only. With save=True it is written to
+    gptlab.io.checkpoint.default_path("chat"), where gptlab.io.load("chat") and `gptlab serve --model chat` find
+    it. Returns (model, tokenizer, RunLog). About 15 s on 2 CPU cores with the defaults. The chat model that ships
+    (load("shipped-chat")) is the same idea at CHAT_RECIPE's scale (`gptlab chat-tune`).
 
     Taught in: solutions/10_fine_tuning.ipynb
     """
@@ -132,7 +224,6 @@ def make_chat_model(base=None, tokenizer=None, examples=None, *, steps: int = 40
     from gptlab.data.finetune_sets import instruction_examples
     from gptlab.io import load
     from gptlab.io.checkpoint import default_path, save_checkpoint
-    from gptlab.topics.finetune import train_instructions
 
     if base is None:
         base, shipped_tokenizer = load("small")
@@ -140,11 +231,10 @@ def make_chat_model(base=None, tokenizer=None, examples=None, *, steps: int = 40
     if tokenizer is None:
         raise ValueError("pass the tokenizer of `base`")
     examples = instruction_examples("train") if examples is None else examples
-    pairs = [chat_pair(tokenizer, instruction_messages(e)) for e in examples]
     model = copy.deepcopy(base)
     torch.manual_seed(seed)
-    log = train_instructions(model, pairs, pad_id=tokenizer.special_tokens[END_OF_TURN], steps=steps,
-                             batch_size=batch_size, lr=lr, seed=seed, progress=progress)
+    log = tune_chat(model, tokenizer, examples, steps=steps, batch_size=batch_size, lr=lr, max_norm=None, seed=seed,
+                    progress=progress)  # the lesson's instruction tuning, written as chats: no clipping there either
     if save:
         save_checkpoint(default_path("chat"), model, tokenizer=tokenizer,
                         metadata={"made_by": "gptlab.topics.chat.make_chat_model", "template": "gptlab chat v1",

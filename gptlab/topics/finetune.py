@@ -182,11 +182,13 @@ def encode_passages(tokenizer, texts: Sequence[str], max_tokens: int, pad_id: in
 
 @dataclass
 class RunLog:
-    """What a fine-tuning run did: the loss at every step, and how long it took."""
+    """What a fine-tuning run did: the loss at every step, how long it took, and any evaluations on the way
+    ((step, scores) pairs)."""
 
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
+    evals: list = field(default_factory=list)
 
 
 def _batches(n: int, batch_size: int, steps: int, seed: int):
@@ -262,6 +264,19 @@ def bag_of_words_accuracy(train_texts: Sequence[str], train_labels: Sequence[int
     predicted = [int(p) for p in model.predict(vectorizer.transform(test_texts))]
     correct = sum(int(p == y) for p, y in zip(predicted, test_labels))
     return correct / len(predicted), predicted
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a share hits / n (95 % with z = 1.96): unlike p ± z·√(p(1 − p)/n) it stays
+    inside [0, 1] and is not empty at 0 or n hits. Used for exact match per task."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
+    if isinstance(hits, bool) or not isinstance(hits, int) or not 0 <= hits <= n:
+        raise ValueError(f"hits must be an int between 0 and n={n}; got {hits!r}")
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def cluster_bootstrap(values: Sequence[float] | torch.Tensor, clusters: Sequence, *, draws: int = 2000,
