@@ -25,9 +25,9 @@ __all__ = ["add_subcommands", "cmd_serve", "main"]
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="shipped",
-                        help="'shipped' (default), 'mine', 'chat', a gptlab checkpoint file, or a GPT-2-format directory")
+                        help="'shipped' (default), 'small', 'mine', 'chat' (yours, from lesson 10), 'shipped-chat', a gptlab checkpoint file, or a GPT-2-format directory")
     parser.add_argument("--tokenizer", default=None, help="a directory with vocab.json + merges.txt, for a GPT-2 directory")
-    parser.add_argument("--name", default=None, help="the model name clients pass (default: 'shipped', 'mine', 'chat' or the path's stem)")
+    parser.add_argument("--name", default=None, help="the model name clients pass (default: the --model name or the path's stem)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--api-key", default=os.environ.get("GPTLAB_API_KEY"),
