@@ -224,6 +224,9 @@ def test_shipped_model_checksum_is_verified(monkeypatch):
     monkeypatch.setattr(pretrained, "SMALL_SHA256", "0" * 64)
     with pytest.raises(CheckpointError, match="small.safetensors"):
         pretrained.load("small")
+    monkeypatch.setattr(pretrained, "CHAT_SHA256", "0" * 64)
+    with pytest.raises(CheckpointError, match="chat.safetensors"):
+        pretrained.load("shipped-chat")
 
 
 # Recorded in gptlab/weights/README.md: the small model's loss on the first 40 windows of a test play it never saw.

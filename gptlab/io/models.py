@@ -39,8 +39,9 @@ SMALL_SHA256 = "e8bd140c77dcafe8abfe97dc13aa043c5e60b77c34e50c380ed23ce78a5010ee
 CHAT_FILE = "chat.safetensors"
 CHAT_SHA256 = "5782baa9ef98723c5770d6e9be021baba57173c64d9e84a51359e1ac50a36768"
 MODEL_NAMES = ("shipped", "small", "mine", "chat", "shipped-chat")
-SHIPPED_FILES = {"shipped": (SHIPPED_FILE, SHIPPED_SHA256), "small": (SMALL_FILE, SMALL_SHA256),
-                 "shipped-chat": (CHAT_FILE, CHAT_SHA256)}
+# name -> (file, the name of its checksum constant, read when loading so the constant stays the one source)
+SHIPPED_FILES = {"shipped": (SHIPPED_FILE, "SHIPPED_SHA256"), "small": (SMALL_FILE, "SMALL_SHA256"),
+                 "shipped-chat": (CHAT_FILE, "CHAT_SHA256")}
 
 
 class ShippedModelFallback(UserWarning):
@@ -79,7 +80,7 @@ def load(name: str = "shipped", device=None):
         if not path.is_file():
             raise CheckpointError(f"the {name} model {path} is missing from this installation (reinstall gptlab, or "
                                   "retrain it with `gptlab train --export` as gptlab/weights/README.md describes)")
-        verify_sha256(path, SHIPPED_FILES[name][1])
+        verify_sha256(path, globals()[SHIPPED_FILES[name][1]])
         return load_model(path, device)
     if name == "mine":
         path = default_path("mine")
