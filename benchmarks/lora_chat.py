@@ -7,7 +7,7 @@ Each run starts from load("shipped") and trains with gptlab.topics.chat.tune_cha
 gradients clipped at 1.0) for --steps steps, then prints exact match on the 200 validation questions (the
 test questions are not read). A run is `full:LR` (every weight trains) or `lora-attn:R:LR` / `lora-all:R:LR`
 (gptlab.nn.lora.add_lora with alpha = 2R on the attention projections, or on every linear layer of every block:
-attention and MLP). Lesson 10 shows the table this prints (benchmarks/README.md).
+attention and MLP); `lora-all:R:LR:F` also gives the B matrices F times the learning rate (LoRA+, Hayou et al. 2024). Lesson 10 shows the table this prints (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -50,10 +50,12 @@ def main() -> None:
         torch.manual_seed(0)
         if kind != "full":
             add_lora(model, r=int(rest[0]), alpha=2 * int(rest[0]), targets=TARGETS[kind])
-        lr = float(rest[-1])
+        lr = float(rest[1] if kind != "full" else rest[0])
+        b_factor = float(rest[2]) if kind != "full" and len(rest) > 2 else 1.0
         start = time.perf_counter()
         tune_chat(model, tokenizer, examples, steps=args.steps, batch_size=args.batch_size, lr=lr,
-                  warmup_steps=max(1, args.steps // 20), min_lr=lr / 10, seed=0, progress=False)
+                  warmup_steps=max(1, args.steps // 20), min_lr=lr / 10, seed=0, progress=False,
+                  lora_b_lr_factor=b_factor)
         score = chat_exact_match(model, tokenizer, validation)
         tasks = " ".join(f"{task} {value:.2f}" for task, value in sorted(score.items()) if task != "all")
         trainable = count_trainable(model)

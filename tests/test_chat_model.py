@@ -96,3 +96,29 @@ def test_the_shipped_chat_model_follows_instructions_on_the_test_plays(shipped_c
     recorded = load_checkpoint(shipped_path("shipped-chat")).metadata["test_exact_match"]
     assert all(abs(scores[k] - recorded[k]) <= 0.005 for k in recorded), (scores, recorded)
     assert scores["all"] >= 0.6, scores
+
+
+def test_lora_plus_gives_the_b_matrices_a_larger_step():
+    """LoRA+: with lora_b_lr_factor=F the B matrices (zero at the start) take F times Adam's first step; A does not
+    move on step one (its gradient is B's, zero), so the factor alone sets the ratio."""
+    import copy
+
+    from gptlab.data.finetune_sets import instruction_examples
+    from gptlab.io import load
+    from gptlab.nn.lora import add_lora
+    from gptlab.topics.chat import tune_chat
+
+    base, tokenizer = load("small")
+    steps = {}
+    for factor in (1.0, 4.0):
+        model = copy.deepcopy(base)
+        add_lora(model, r=2, alpha=4)
+        tune_chat(model, tokenizer, instruction_examples("train")[:20], steps=1, batch_size=4, lr=1e-3,
+                  lora_b_lr_factor=factor, progress=False)
+        steps[factor] = max(p.abs().max().item() for name, p in model.named_parameters() if name.endswith(".B"))
+    assert steps[1.0] == pytest.approx(1e-3, rel=0.01)
+    assert steps[4.0] == pytest.approx(4e-3, rel=0.01)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="lora_b_lr_factor"):
+            tune_chat(copy.deepcopy(base), tokenizer, instruction_examples("train")[:10], steps=1,
+                      lora_b_lr_factor=bad, progress=False)

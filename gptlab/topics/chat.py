@@ -150,13 +150,15 @@ def chat_exact_match(model, tokenizer, examples, max_tokens: int = 10) -> dict[s
 
 def tune_chat(model, tokenizer, examples, *, steps: int, batch_size: int = 16, lr: float = 3e-3,
               warmup_steps: int = 0, min_lr: float | None = None, max_norm: float | None = 1.0, eval_every: int = 0,
-              eval_examples=None, seed: int = 0, progress: bool = True):
+              eval_examples=None, seed: int = 0, progress: bool = True, lora_b_lr_factor: float = 1.0):
     """Fine-tune `model` in place on `examples` written as chats, loss on the answers only; returns a RunLog.
 
     AdamW at `lr` (constant; with warmup_steps and min_lr: linear warm-up, then cosine decay to min_lr), batches
     drawn as gptlab.topics.finetune.train_instructions draws them, gradients clipped to max_norm (None: not
     clipped, as train_instructions does). With eval_every and
     eval_examples, log.evals holds (step, chat_exact_match) every eval_every steps and at the end.
+    lora_b_lr_factor: the learning rate of LoRA's B matrices (parameters named "*.B") over the others' (LoRA+;
+    benchmarks/lora_chat.py measures it).
 
     Taught in: solutions/10_fine_tuning.ipynb
     """
@@ -184,8 +186,15 @@ def tune_chat(model, tokenizer, examples, *, steps: int, batch_size: int = 16, l
         progress_ = min(1.0, (step - warmup_steps) / max(1, steps - warmup_steps))
         return (floor + 0.5 * (1 + math.cos(math.pi * progress_)) * (lr - floor)) / lr
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    if not lora_b_lr_factor > 0:
+        raise ValueError(f"lora_b_lr_factor must be > 0; got {lora_b_lr_factor!r}")
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    # LoRA+ (Hayou et al., 2024): the adapters' B matrices learn lora_b_lr_factor times faster than the rest
+    b_params = [p for name, p in named if name.endswith(".B")] if lora_b_lr_factor != 1.0 else []
+    rest = [p for p in params if all(p is not b for b in b_params)]
+    groups = [{"params": rest, "lr": lr}] + ([{"params": b_params, "lr": lr * lora_b_lr_factor}] if b_params else [])
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     log, start = RunLog(), time.perf_counter()
     batches = iter(_batches(len(pairs), batch_size, steps, seed))
