@@ -7,7 +7,8 @@ Each run starts from load("shipped") and trains with gptlab.topics.chat.tune_cha
 gradients clipped at 1.0) for --steps steps, then prints exact match on the 200 validation questions (the
 test questions are not read). A run is `full:LR` (every weight trains) or `lora-attn:R:LR` / `lora-all:R:LR`
 (gptlab.nn.lora.add_lora with alpha = 2R on the attention projections, or on every linear layer of every block:
-attention and MLP); `lora-all:R:LR:F` also gives the B matrices F times the learning rate (LoRA+, Hayou et al. 2024). Lesson 10 shows the table this prints (benchmarks/README.md).
+attention and MLP; `lora-head:R:LR` adds the output layer, lm_head, whose weight is tied to the token embedding:
+the adapter changes the logits only); `lora-all:R:LR:F` also gives the B matrices F times the learning rate (LoRA+, Hayou et al. 2024). Lesson 10 shows the table this prints (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from gptlab.topics.chat import chat_exact_match, chat_training_examples, tune_ch
 from gptlab.topics.finetune import count_trainable
 
 TARGETS = {"lora-attn": ("attn.c_attn", "attn.c_proj"),
-           "lora-all": ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")}
+           "lora-all": ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"),
+           "lora-head": ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head")}
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ def lesson_setup(strict: bool, seed: int = 0, lang: str | None = None) -> None:
     strict=False (lessons/, written by `gptlab lessons`): a failing or skipped check prints one line and
     hands back the reference implementation, so the rest of the lesson still runs.
     lang: the notebook's edition ("zh" in lessons/zh/, written there by `gptlab lessons`): checks, hints and
-    plots speak it. None: $GPTLAB_LANG, else English.
+    plots speak it, and so do the lines lesson code prints (gptlab.course.printed). None: $GPTLAB_LANG, else
+    English.
     """
     from gptlab.course.messages import language, set_language
 
@@ -24,6 +25,9 @@ def lesson_setup(strict: bool, seed: int = 0, lang: str | None = None) -> None:
     seed_everything(seed)
     if lang is not None:
         set_language(lang)
+    from gptlab.course.printed import install
+
+    install(language())  # what lesson code prints, in the edition's language (gptlab.course.printed)
     if language() == "zh":
         from gptlab.viz.fonts import use_cjk_font
 
