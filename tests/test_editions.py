@@ -17,6 +17,7 @@ from gptlab.course.authoring import exercises, read_notebook
 from gptlab.course.authoring.editions import (code_without_comments, comments, manifest, replace_comments,
                                               stale_exercise_messages)
 from gptlab.course.messages import MESSAGES, say, set_language, table
+from gptlab.course.printed import table_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -58,7 +59,10 @@ def test_chinese_solution_has_the_english_code_as_syntax_trees(name):
             assert _tree(en.source, setup) == _tree(zh.source, setup), en.id
         except SyntaxError:  # a cell with % magics: compare its tokens without comments
             assert code_without_comments(en.source) == code_without_comments(zh.source), en.id
-        assert en.get("outputs") == zh.get("outputs")  # the book reads with the English run's outputs
+        # The book reads with the English run's outputs, what the code printed translated line by line
+        lines = table_for("zh", Path(name).stem)
+        printed = [dict(o, text=lines.text(o["text"])) if o.get("name") == "stdout" else o for o in en.get("outputs", [])]
+        assert printed == zh.get("outputs", [])
         translated_comments += en.source != zh.source
     assert translated_comments > 0
 

@@ -18,7 +18,7 @@ from gptlab.course.printed import (TABLES, LineTable, TranslatingStream, compile
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
-LESSONS_WITH_TABLES = sorted(p.stem for p in (TABLES / "zh").glob("*.json"))
+LESSONS_WITH_TABLES = sorted(p.stem for p in (TABLES / "zh").glob("*.json") if not p.stem.startswith("_"))
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -146,3 +146,43 @@ def test_no_template_touches_a_line_of_the_plays():
     table = table_for("zh")
     changed = [line for line in plays if table.line(line) != line]
     assert changed == [], changed[:5]
+
+
+def test_the_chinese_edition_labels_the_lessons_plots_in_chinese():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gptlab.course.printed import install
+
+    entries = {e: c for stem in LESSONS_WITH_TABLES for e, c in lesson_entries(stem, "zh").items() if "{" not in e}
+    label = next(e for e in entries if e in ("step", "training loss", "position", "tokens seen")) \
+        if any(e in ("step", "training loss", "position", "tokens seen") for e in entries) else next(iter(entries))
+    try:
+        install("zh")
+        fig, ax = plt.subplots()
+        ax.set_xlabel(label)
+        ax.set_title("ROMEO: soft")                              # no template: drawn as it is
+        assert ax.get_xlabel() == table_for("zh").line(label) != label and ax.get_title() == "ROMEO: soft"
+        plt.close(fig)
+    finally:
+        install("en")
+    fig, ax = plt.subplots()
+    ax.set_xlabel(label)
+    assert ax.get_xlabel() == label                              # English again
+    plt.close(fig)
+
+
+def test_the_packages_plot_labels_are_the_ones_its_code_writes():
+    """_package.json translates gptlab.viz's own labels; each template's fixed text is in the package's code."""
+    from gptlab.course.printed import PACKAGE
+
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "gptlab").rglob("*.py"))
+    entries = lesson_entries(PACKAGE, "zh")
+    assert len(entries) >= 20
+    for english, chinese in entries.items():
+        compile_template(english, chinese)
+        assert _CJK.search(chinese), english
+        pieces = [p.strip() for p in english.replace("{{", "{").replace("}}", "}").split("{}") if p.strip()]
+        assert pieces and all(piece in source for piece in pieces), english

@@ -1,4 +1,4 @@
-"""What lesson code prints, in the learner's language: a table of printed lines per lesson and language.
+"""What lesson code prints and labels its plots with, in the learner's language: a table of lines per lesson.
 
 The code cells of the Chinese edition are the English ones (only their comments differ), so the sentences they
 print are English text in the code. Each lesson's table turns them into the edition's language as they are
@@ -7,7 +7,13 @@ outputs are the English ones translated line by line (`gptlab lessons` does that
 gptlab/course/locales/printed/<lang>/NN_topic.json:
 
     {"lesson": "12_serving.ipynb",
-     "lines": {"{} client(s): 48 requests in {} s, {} tokens/s": "{} 个客户端：48 个请求用时 {} 秒，每秒 {} 个词元"}}
+     "lines": {"{} client(s): 48 requests in {} s, {} tokens/s": "{} 个客户端：48 个请求用时 {} 秒，每秒 {} 个词元",
+               "tokens per second": "每秒词元数"}}
+
+The same table labels the plots: every matplotlib text (axis labels, titles, legend entries, annotations) is
+looked up in it as it is set, so `ax.set_ylabel("tokens per second")` draws 每秒词元数; the labels that the
+package's own plotting helpers (gptlab.viz) write are in the table `_package.json`. The plots stored in the
+Chinese solutions are the English run's pictures; the edition's lessons draw theirs in Chinese.
 
 A template is one printed line with `{}` where the code fills in a value; the value is kept as printed (spaces of
 its padding included). The translation has as many `{}`, or `{0}`, `{1}` … to put them in another order. A line
@@ -34,8 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TABLES = Path(__file__).parent / "locales" / "printed"
+PACKAGE = "_package"  # the table of the package's own plot text (gptlab.viz's labels), in every lesson
 _FIELD = re.compile(r"\{(\d*)\}")
 _ENGLISH = re.compile(r"[A-Za-z]{3,}")
+_LETTERS = re.compile(r"[A-Za-z]{2,}")
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,8 @@ def table_for(lang: str, lesson_stem: str | None = None) -> LineTable:
     if lang == "en":
         return LineTable({})
     entries = message_entries(lang)
-    stems = [lesson_stem] if lesson_stem else sorted(p.stem for p in (TABLES / lang).glob("*.json"))
+    stems = ([PACKAGE, lesson_stem] if lesson_stem else
+             sorted(p.stem for p in (TABLES / lang).glob("*.json")))
     for stem in stems:
         entries.update(lesson_entries(stem, lang))
     return LineTable(entries)
@@ -181,13 +190,38 @@ class TranslatingStream:
         return getattr(self._stream, name)
 
 
+_set_text = None  # matplotlib's own Text.set_text, once install() has wrapped it
+
+
 def install(lang: str) -> None:
-    """Translate what this process prints from now on (lesson_setup does it in an edition other than English)."""
+    """Translate what this process prints, and the text of the plots it draws, from now on (lesson_setup does it
+    in an edition other than English; "en" undoes it)."""
     current = sys.stdout
     while isinstance(current, TranslatingStream):
         current.flush()
         current = current._stream
     sys.stdout = current if lang == "en" else TranslatingStream(current, table_for(lang))
+    _label_plots(None if lang == "en" else table_for(lang))
+
+
+def _label_plots(table: LineTable | None) -> None:
+    """Every matplotlib text (axis labels, titles, legends, annotations) goes through `table`: the lesson code's
+    `ax.set_xlabel("step")` draws 步 in the Chinese edition. None: matplotlib as it was."""
+    global _set_text
+    from matplotlib.text import Text
+
+    if _set_text is None:
+        _set_text = Text.set_text
+    if table is None:
+        Text.set_text = _set_text
+        return
+    original = _set_text
+
+    def set_text(self, s):
+        translate = isinstance(s, str) and _LETTERS.search(s)     # tick labels (numbers) go straight through
+        return original(self, table.text(s) if translate else s)
+
+    Text.set_text = set_text
 
 
 def stdout_lines(nb) -> list[str]:
