@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
+import os
+import platform
 import time
+from pathlib import Path
 
 import torch
 
@@ -25,6 +29,8 @@ from gptlab.nn.lora import add_lora
 from gptlab.topics.chat import chat_exact_match, chat_training_examples, tune_chat
 from gptlab.topics.finetune import count_trainable
 
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "gptlab" / "training" / "results" / "lora_chat.json"
 TARGETS = {"lora-attn": ("attn.c_attn", "attn.c_proj"),
            "lora-all": ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"),
            "lora-head": ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head")}
@@ -36,6 +42,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--runs", nargs="+", default=["full:1e-3", "lora-all:8:3e-3", "lora-all:8:1e-2"])
+    parser.add_argument("--save", action="store_true",
+                        help=f"add each run to {RESULTS.relative_to(ROOT)} (a run of the same name and steps is replaced)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,8 +69,27 @@ def main() -> None:
         score = chat_exact_match(model, tokenizer, validation)
         tasks = " ".join(f"{task} {value:.2f}" for task, value in sorted(score.items()) if task != "all")
         trainable = count_trainable(model)
+        minutes = (time.perf_counter() - start) / 60
         print(f"{run:18} {trainable:>10,} {trainable / total:6.1%} {score['all']:6.3f}  {tasks:38} "
-              f"{(time.perf_counter() - start) / 60:7.1f}", flush=True)
+              f"{minutes:7.1f}", flush=True)
+        if args.save:
+            save(dict(run=run, steps=args.steps, trainable=trainable, all=round(score["all"], 3),
+                      tasks={t: round(v, 3) for t, v in sorted(score.items()) if t != "all"}, minutes=round(minutes, 1),
+                      date=time.strftime("%Y-%m-%d"), load_average=f"{os.getloadavg()[0]:.2f}",
+                      threads=torch.get_num_threads()), total)
+
+
+def save(row: dict, total: int) -> None:
+    """Add `row` to the committed results lesson 10 reads (gptlab.training.recipes.measured("lora_chat"))."""
+    data = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {
+        "command": "python benchmarks/lora_chat.py --threads 1 --steps STEPS --runs RUN --save",
+        "machine": f"{platform.machine()}, torch {torch.__version__}", "parameters": total,
+        "validation_questions": 200, "rows": []}
+    data["rows"] = [r for r in data["rows"] if (r["run"], r["steps"]) != (row["run"], row["steps"])] + [row]
+    data["rows"].sort(key=lambda r: (r["steps"], r["run"] != "full:1e-3", r["run"]))
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, RESULTS)
 
 
 if __name__ == "__main__":

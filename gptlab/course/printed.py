@@ -208,6 +208,8 @@ def _label_plots(table: LineTable | None) -> None:
     """Every matplotlib text (axis labels, titles, legends, annotations) goes through `table`: the lesson code's
     `ax.set_xlabel("step")` draws 步 in the Chinese edition. None: matplotlib as it was."""
     global _set_text
+    if table is None and _set_text is None:
+        return  # never wrapped: nothing to undo (and no need to import matplotlib)
     from matplotlib.text import Text
 
     if _set_text is None:
@@ -274,10 +276,10 @@ def main() -> None:
     parser.add_argument("--lang", default="zh")
     parser.add_argument("--solutions", default="solutions")
     args = parser.parse_args()
-    from gptlab.course.authoring.build import read_notebook
+    import nbformat
 
     path = next(iter(sorted(Path(args.solutions).glob(f"{args.lesson.zfill(2)}_*.ipynb"))))
-    nb = read_notebook(path)
+    nb = nbformat.read(path, as_version=4)
     for english in dead_templates(nb, path.stem, args.lang):
         print(f"dead template: {english!r}")
     for line in untranslated(nb, path.stem, args.lang):
