@@ -420,7 +420,7 @@ def test_committed_benchmark_results_match_the_recipe_they_measured():
     assert tuning["candidates"][best["name"]]["lr"] == fast.train["lr"] and "Muon" in best["name"]
     assert [row["name"] for row in layouts["rows"]][0].startswith("GPT-2 layout") and layouts["seeds"] >= 3
     assert all(len(row["bpb"]) == layouts["seeds"] and row["min"] <= row["median"] <= row["max"] for row in layouts["rows"])
-    with pytest.raises(FileNotFoundError, match="there are: layouts, recipes, tuning"):
+    with pytest.raises(FileNotFoundError, match="there are: layouts, lora_chat, recipes, tuning"):
         measured("nothing")
 
 
