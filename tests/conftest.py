@@ -35,3 +35,22 @@ def make_gpt():
 def tiny_tokenizer() -> BPETokenizer:
     """A byte-level BPE of 300 ids trained on a few lines of Romeo and Juliet and some non-ASCII text."""
     return BPETokenizer().train(TEXT, vocab_size=300)
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    """solutions/00_welcome.ipynb and its Chinese translation, declared translated, in a temporary course (built)."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from gptlab.cli import main
+
+    source = Path(__file__).resolve().parent.parent / "solutions"
+    solutions, lessons = tmp_path / "solutions", tmp_path / "lessons"
+    (solutions / "zh").mkdir(parents=True)
+    shutil.copy(source / "00_welcome.ipynb", solutions)
+    shutil.copy(source / "zh" / "00_welcome.json", solutions / "zh")
+    (solutions / "zh" / "manifest.json").write_text(json.dumps({"translated": ["00_welcome"]}))
+    assert main(["lessons", "--solutions", str(solutions), "--lessons", str(lessons)]) == 0
+    return solutions, lessons

@@ -4,7 +4,6 @@ Chinese, plots that draw Chinese."""
 import ast
 import json
 import os
-import shutil
 import string
 import warnings
 from pathlib import Path
@@ -88,18 +87,6 @@ def test_comments_are_replaced_and_nothing_else():
 
 
 # --- drift ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def course_copy(tmp_path):
-    """solutions/00_welcome.ipynb and its Chinese translation, declared translated, in a temporary course."""
-    solutions, lessons = tmp_path / "solutions", tmp_path / "lessons"
-    (solutions / "zh").mkdir(parents=True)
-    shutil.copy(SOLUTIONS / "00_welcome.ipynb", solutions)
-    shutil.copy(SOLUTIONS / "zh" / "00_welcome.json", solutions / "zh")
-    (solutions / "zh" / "manifest.json").write_text(json.dumps({"translated": ["00_welcome"]}))
-    assert main(["lessons", "--solutions", str(solutions), "--lessons", str(lessons)]) == 0
-    return solutions, lessons
 
 
 def check(solutions, lessons):

@@ -2,9 +2,7 @@
 the code prints and to the edition's stored outputs; a template the English no longer prints is named."""
 
 import io
-import json
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -96,15 +94,10 @@ def test_the_chinese_solution_shows_its_printed_lines_in_chinese():
     assert "questions through chat.completions in" not in printed and _CJK.search(printed)
 
 
-def test_a_changed_print_is_named_by_the_check(tmp_path, capsys):
+def test_a_changed_print_is_named_by_the_check(course_copy, capsys):
     from gptlab.cli import main
 
-    solutions, lessons = tmp_path / "solutions", tmp_path / "lessons"
-    (solutions / "zh").mkdir(parents=True)
-    shutil.copy(SOLUTIONS / "00_welcome.ipynb", solutions)
-    shutil.copy(SOLUTIONS / "zh" / "00_welcome.json", solutions / "zh")
-    (solutions / "zh" / "manifest.json").write_text(json.dumps({"translated": ["00_welcome"]}))
-    assert main(["lessons", "--solutions", str(solutions), "--lessons", str(lessons)]) == 0
+    solutions, lessons = course_copy
     english, _ = next(iter(lesson_entries("00_welcome", "zh").items()))
     literal = max(english.split("{}"), key=len).strip()
     nb = nbformat.read(solutions / "00_welcome.ipynb", as_version=4)
