@@ -11,7 +11,7 @@ import pytest
 from gptlab.course.authoring import read_notebook
 from gptlab.course.authoring.editions import manifest
 from gptlab.course.messages import say
-from gptlab.course.printed import (TABLES, LineTable, TranslatingStream, compile_template, dead_templates,
+from gptlab.course.printed import (TABLES, LineTable, TranslatingStream, compile_template, dead_templates, fixed_text,
                                    lesson_entries, stdout_lines, table_for, untranslated)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,5 +177,5 @@ def test_the_packages_plot_labels_are_the_ones_its_code_writes():
     for english, chinese in entries.items():
         compile_template(english, chinese)
         assert _CJK.search(chinese), english
-        pieces = [p.strip() for p in english.replace("{{", "{").replace("}}", "}").split("{}") if p.strip()]
+        pieces = fixed_text(english)
         assert pieces and all(piece in source for piece in pieces), english

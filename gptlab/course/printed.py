@@ -242,6 +242,11 @@ def translate_outputs(nb, lang: str, lesson_stem: str) -> None:
                 output["text"] = lines.text("".join(output.get("text", "")))
 
 
+def fixed_text(english: str) -> list[str]:
+    """A template's text between its values, stripped: what the code that prints it must contain."""
+    return [p.strip() for p in english.replace("{{", "{").replace("}}", "}").split("{}") if p.strip()]
+
+
 def dead_templates(nb, lesson_stem: str, lang: str) -> list[str]:
     """A lesson's templates that match no line its English outputs printed and whose literal text is not all in its
     code (the code's words changed, or the entry was written for another lesson)."""
@@ -252,7 +257,7 @@ def dead_templates(nb, lesson_stem: str, lang: str) -> list[str]:
         template = compile_template(english, translation)
         if any(template.pattern.fullmatch(line) for line in printed):
             continue
-        pieces = [p.strip() for p in english.replace("{{", "{").replace("}}", "}").split("{}") if p.strip()]
+        pieces = fixed_text(english)
         if not pieces or not all(piece in code for piece in pieces):
             dead.append(english)
     return dead
